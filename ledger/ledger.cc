@@ -1,0 +1,931 @@
+#include "ledger/ledger.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cassert>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "ledger/merkle/compact_range.h"
+#include "ledger/merkle/proof.h"
+#include "ledger/storage/format.h"
+#include "ledger/storage/store.h"
+
+namespace premium {
+namespace {
+
+using storage::Family;
+using wsr::premium::v1::Entry;
+
+bool MatchesCharset(absl::string_view text, absl::string_view extra) {
+  return std::all_of(text.begin(), text.end(), [extra](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || extra.find(c) != absl::string_view::npos;
+  });
+}
+
+absl::Status ValidateToken(absl::string_view field, absl::string_view value,
+                           size_t length_max, absl::string_view extra) {
+  if (value.empty() || value.size() > length_max) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " must be 1 to ", length_max, " characters, got ", value.size()));
+  }
+  if (!MatchesCharset(value, extra)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " may hold only letters, digits and \"", extra,
+                     "\": got \"", absl::CHexEscape(value), "\""));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateDerivedKeys(uint64_t entry_index,
+                                 const DerivedKeys& keys) {
+  if (keys.unique_keys.size() + keys.lookup_keys.size() >
+      kDerivedKeysPerEntryMax) {
+    return absl::InternalError(absl::StrCat(
+        "entries[", entry_index, "] derives more than ",
+        kDerivedKeysPerEntryMax, " keys"));
+  }
+  for (const auto* list : {&keys.unique_keys, &keys.lookup_keys}) {
+    for (const std::string& key : *list) {
+      // A NUL would let one lookup key's prefix match another's.
+      if (key.empty() || key.size() > kDerivedKeyLengthMax ||
+          key.find('\0') != std::string::npos) {
+        return absl::InternalError(absl::StrCat(
+            "entries[", entry_index, "] derives a malformed key \"",
+            absl::CHexEscape(key), "\""));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+merkle::Hash RequestFingerprint(const AppendRequest& request) {
+  storage::RequestFingerprinter fingerprinter(
+      request.actor, request.idempotency_key, request.entries.size());
+  for (const AppendEntry& entry : request.entries) {
+    fingerprinter.AddEntry(entry.kind, entry.payload);
+  }
+  return fingerprinter.Finish();
+}
+
+size_t RequestBytes(const AppendRequest& request) {
+  size_t bytes = request.actor.size() + request.idempotency_key.size();
+  for (const AppendEntry& entry : request.entries) {
+    bytes += entry.kind.size() + entry.payload.size();
+  }
+  return bytes;
+}
+
+AppendReceipt ReceiptFromRecord(const storage::IdempotencyRecord& record,
+                                bool replayed) {
+  return AppendReceipt{record.first_seq, record.entry_count, record.tree_size,
+                       record.append_time_micros, replayed};
+}
+
+absl::StatusOr<StoredEntry> ParseStoredEntry(uint64_t seq, std::string bytes) {
+  StoredEntry stored;
+  if (!stored.entry.ParseFromString(bytes)) {
+    return absl::DataLossError(
+        absl::StrCat("entry ", seq, " does not parse as an Entry"));
+  }
+  if (stored.entry.seq() != seq) {
+    return absl::DataLossError(absl::StrCat(
+        "entry stored at seq ", seq, " says it is seq ", stored.entry.seq()));
+  }
+  stored.bytes = std::move(bytes);
+  return stored;
+}
+
+absl::Status MakeDirectory(const std::string& path) {
+  std::error_code error;
+  std::filesystem::create_directories(path, error);
+  if (error) {
+    return absl::InternalError(
+        absl::StrCat("cannot create ", path, ": ", error.message()));
+  }
+  // The directory holds the signing key and, later, credentials.
+  if (::chmod(path.c_str(), 0700) != 0) {
+    return absl::InternalError(
+        absl::StrCat("chmod ", path, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateAppendRequest(const AppendRequest& request,
+                                   const LedgerOptions& options) {
+  if (absl::Status s =
+          ValidateToken("actor", request.actor, kActorLengthMax, "._:@-");
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ValidateToken("idempotency_key",
+                                     request.idempotency_key,
+                                     kIdempotencyKeyLengthMax, "._:/=+-");
+      !s.ok()) {
+    return s;
+  }
+  if (request.entries.empty()) {
+    return absl::InvalidArgumentError("entries: a request appends at least one");
+  }
+  if (request.entries.size() > options.request_entries_max) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("entries: ", request.entries.size(),
+                     " in one request; the limit is ",
+                     options.request_entries_max));
+  }
+  for (size_t i = 0; i < request.entries.size(); ++i) {
+    const AppendEntry& entry = request.entries[i];
+    if (absl::Status s =
+            ValidateToken(absl::StrCat("entries[", i, "].kind"), entry.kind,
+                          kKindLengthMax, "._");
+        !s.ok()) {
+      return s;
+    }
+    if (entry.payload.size() > kPayloadBytesMax) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("entries[", i, "].payload is ", entry.payload.size(),
+                       " bytes; the limit is ", kPayloadBytesMax));
+    }
+  }
+  if (const size_t bytes = RequestBytes(request);
+      bytes > options.request_bytes_max) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("request is ", bytes, " bytes; the limit is ",
+                     options.request_bytes_max));
+  }
+  return absl::OkStatus();
+}
+
+class Ledger::Impl {
+ public:
+  Impl(LedgerOptions options, std::unique_ptr<storage::Store> store,
+       std::unique_ptr<CheckpointSigner> signer, std::string origin)
+      : options_(std::move(options)),
+        store_(std::move(store)),
+        signer_(std::move(signer)),
+        origin_(std::move(origin)) {}
+
+  ~Impl() {
+    Close();
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](std::deque<Writer*>* writers) { return writers->empty(); },
+        &writers_));
+  }
+
+  absl::Status Initialize() ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status Load() ABSL_LOCKS_EXCLUDED(mu_);
+
+  absl::StatusOr<AppendReceipt> Append(const AppendRequest& request);
+  void Close() {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+  }
+  uint64_t size() const { return size_.load(std::memory_order_acquire); }
+  absl::StatusOr<std::vector<StoredEntry>> ReadEntries(uint64_t begin_seq,
+                                                       uint64_t end_seq,
+                                                       size_t max) const;
+  uint64_t WaitForGrowth(uint64_t known_size, absl::Time deadline) const;
+  SignedCheckpoint LatestCheckpoint() const {
+    absl::MutexLock lock(&mu_);
+    return latest_;
+  }
+  absl::StatusOr<SignedCheckpoint> CheckpointAt(uint64_t tree_size) const;
+  const CheckpointVerifier& verifier() const { return signer_->verifier(); }
+  const std::string& origin() const { return origin_; }
+  absl::StatusOr<std::vector<merkle::Hash>> Proof(
+      absl::StatusOr<std::vector<merkle::ProofElement>> plan) const;
+  absl::StatusOr<merkle::Hash> RootAt(uint64_t tree_size) const;
+  absl::StatusOr<uint64_t> FindUnique(absl::string_view unique_key) const;
+  absl::StatusOr<std::vector<uint64_t>> FindByLookupKey(
+      absl::string_view lookup_key, std::optional<uint64_t> after_seq,
+      size_t max_results) const;
+
+ private:
+  struct Writer {
+    const AppendRequest* request = nullptr;
+    merkle::Hash fingerprint{};
+    std::vector<DerivedKeys> keys;
+    size_t bytes = 0;
+    bool done = false;
+    absl::StatusOr<AppendReceipt> result;
+    // An earlier writer of the same group with the same request.
+    const Writer* replay_of = nullptr;
+    absl::CondVar cv;
+  };
+
+  // State of one group being built by the leader.
+  struct Group {
+    rocksdb::WriteBatch batch;
+    merkle::CompactRange range;
+    int64_t append_time_micros = 0;
+    absl::flat_hash_map<std::string, Writer*> by_idempotency_key;
+    absl::flat_hash_set<std::string> unique_keys;
+    std::vector<Writer*> appended;
+  };
+
+  absl::StatusOr<SignedCheckpoint> Sign(const merkle::CompactRange& range);
+  absl::StatusOr<std::optional<storage::IdempotencyRecord>> StoredRequest(
+      const std::string& key) const;
+  // What the leader does with a writer of its group.
+  enum class Admission { kAppend, kReplay };
+  absl::StatusOr<Admission> Admit(Writer* writer, Group* group) const;
+  absl::Status AddToBatch(Writer* writer, Group* group);
+  void CommitGroup(absl::Span<Writer* const> writers);
+  absl::StatusOr<merkle::CompactRange> RangeAt(uint64_t tree_size) const;
+
+  const LedgerOptions options_;
+  const std::unique_ptr<storage::Store> store_;
+  const std::unique_ptr<CheckpointSigner> signer_;
+  const std::string origin_;
+
+  mutable absl::Mutex mu_;
+  std::deque<Writer*> writers_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  // Set when a write failed: memory may then be behind the disk, so the
+  // ledger refuses appends until it is reopened.
+  absl::Status failed_ ABSL_GUARDED_BY(mu_);
+  SignedCheckpoint latest_ ABSL_GUARDED_BY(mu_);
+  mutable absl::CondVar grown_;
+
+  // Owned by the current leader (the front writer); replaced under mu_.
+  merkle::CompactRange range_;
+  int64_t last_append_time_micros_ = 0;
+
+  std::atomic<uint64_t> size_{0};
+};
+
+absl::StatusOr<SignedCheckpoint> Ledger::Impl::Sign(
+    const merkle::CompactRange& range) {
+  SignedCheckpoint signed_checkpoint;
+  signed_checkpoint.checkpoint =
+      Checkpoint{origin_, range.size(), range.Root()};
+  signed_checkpoint.body = CheckpointBody(signed_checkpoint.checkpoint);
+  absl::StatusOr<std::string> signature = signer_->Sign(signed_checkpoint.body);
+  if (!signature.ok()) return signature.status();
+  signed_checkpoint.signature = *std::move(signature);
+  return signed_checkpoint;
+}
+
+absl::Status Ledger::Impl::Initialize() {
+  absl::StatusOr<SignedCheckpoint> empty = Sign(merkle::CompactRange());
+  if (!empty.ok()) return empty.status();
+  rocksdb::WriteBatch batch;
+  batch.Put(store_->handle(Family::kMeta), storage::kMetaFormatVersion,
+            storage::kFormatVersion);
+  batch.Put(store_->handle(Family::kMeta), storage::kMetaOrigin, origin_);
+  batch.Put(store_->handle(Family::kMeta), storage::kMetaTreeSize,
+            storage::EncodeFixed64(0));
+  batch.Put(store_->handle(Family::kCheckpoints), storage::EncodeFixed64(0),
+            storage::EncodeCheckpointRecord(
+                {empty->checkpoint.root_hash, empty->signature}));
+  if (absl::Status s = store_->Write(&batch); !s.ok()) return s;
+  return Load();
+}
+
+absl::Status Ledger::Impl::Load() {
+  absl::StatusOr<std::optional<std::string>> size_bytes =
+      store_->Get(Family::kMeta, storage::kMetaTreeSize);
+  if (!size_bytes.ok()) return size_bytes.status();
+  if (!size_bytes->has_value()) {
+    return absl::DataLossError("the ledger has no stored tree size");
+  }
+  absl::StatusOr<uint64_t> tree_size = storage::DecodeFixed64(**size_bytes);
+  if (!tree_size.ok()) return absl::DataLossError("malformed stored tree size");
+
+  absl::StatusOr<merkle::CompactRange> range = RangeAt(*tree_size);
+  if (!range.ok()) return range.status();
+  absl::StatusOr<SignedCheckpoint> checkpoint = CheckpointAt(*tree_size);
+  if (!checkpoint.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "no signed checkpoint for the stored tree size ", *tree_size, ": ",
+        checkpoint.status().message()));
+  }
+  if (checkpoint->checkpoint.root_hash != range->Root()) {
+    return absl::DataLossError(absl::StrCat(
+        "the stored tree of size ", *tree_size,
+        " does not match its signed checkpoint; run premiumd verify"));
+  }
+
+  // Entries past the committed size cannot come from this ledger, whose
+  // writes carry the size in the same batch.
+  std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(Family::kEntries);
+  it->Seek(storage::SeqKey(*tree_size));
+  if (it->Valid()) {
+    return absl::DataLossError(absl::StrCat(
+        "an entry exists beyond the committed tree size ", *tree_size));
+  }
+  if (absl::Status s = storage::FromRocksStatus(it->status(), "scanning");
+      !s.ok()) {
+    return s;
+  }
+
+  int64_t last_time_micros = 0;
+  if (*tree_size > 0) {
+    size_.store(*tree_size, std::memory_order_release);
+    absl::StatusOr<std::vector<StoredEntry>> last =
+        ReadEntries(*tree_size - 1, *tree_size, 1);
+    if (!last.ok()) return last.status();
+    last_time_micros = last->front().entry.append_time_micros();
+  }
+  absl::MutexLock lock(&mu_);
+  range_ = *std::move(range);
+  last_append_time_micros_ = last_time_micros;
+  latest_ = *std::move(checkpoint);
+  size_.store(*tree_size, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<AppendReceipt> Ledger::Impl::Append(
+    const AppendRequest& request) {
+  if (absl::Status s = ValidateAppendRequest(request, options_); !s.ok()) {
+    return s;
+  }
+  Writer writer;
+  writer.request = &request;
+  writer.fingerprint = RequestFingerprint(request);
+  writer.bytes = RequestBytes(request);
+  writer.keys.resize(request.entries.size());
+  if (options_.indexer != nullptr) {
+    Entry entry;
+    entry.set_actor(request.actor);
+    entry.set_idempotency_key(request.idempotency_key);
+    for (size_t i = 0; i < request.entries.size(); ++i) {
+      entry.set_kind(request.entries[i].kind);
+      entry.set_payload(request.entries[i].payload);
+      if (absl::Status s = options_.indexer->Derive(entry, &writer.keys[i]);
+          !s.ok()) {
+        return s;
+      }
+      if (absl::Status s = ValidateDerivedKeys(i, writer.keys[i]); !s.ok()) {
+        return s;
+      }
+    }
+  }
+
+  absl::MutexLock lock(&mu_);
+  if (closed_) return absl::UnavailableError("the ledger is closing");
+  if (!failed_.ok()) {
+    return absl::UnavailableError(absl::StrCat(
+        "the ledger stopped appending after a failed write: ",
+        failed_.message()));
+  }
+  if (writers_.size() >= options_.pending_requests_max) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(writers_.size(), " appends are waiting; the limit is ",
+                     options_.pending_requests_max));
+  }
+  writers_.push_back(&writer);
+  while (!writer.done && writers_.front() != &writer) writer.cv.Wait(&mu_);
+  if (writer.done) return writer.result;
+
+  // This writer leads: it takes the writers queued behind it, up to the
+  // group limit, and commits them with one synced write.
+  std::vector<Writer*> group;
+  size_t group_bytes = 0;
+  for (Writer* w : writers_) {
+    if (!group.empty() && group_bytes + w->bytes > options_.group_bytes_max) {
+      break;
+    }
+    group.push_back(w);
+    group_bytes += w->bytes;
+  }
+  mu_.Unlock();
+  CommitGroup(group);
+  mu_.Lock();
+  for (Writer* w : group) {
+    assert(writers_.front() == w);
+    writers_.pop_front();
+    w->done = true;
+    if (w != &writer) w->cv.Signal();
+  }
+  if (!writers_.empty()) writers_.front()->cv.Signal();
+  return writer.result;
+}
+
+absl::StatusOr<std::optional<storage::IdempotencyRecord>>
+Ledger::Impl::StoredRequest(const std::string& key) const {
+  absl::StatusOr<std::optional<std::string>> bytes =
+      store_->Get(Family::kIdempotency, key);
+  if (!bytes.ok()) return bytes.status();
+  if (!bytes->has_value()) return std::nullopt;
+  absl::StatusOr<storage::IdempotencyRecord> record =
+      storage::DecodeIdempotencyRecord(**bytes);
+  if (!record.ok()) return record.status();
+  return *record;
+}
+
+absl::StatusOr<Ledger::Impl::Admission> Ledger::Impl::Admit(
+    Writer* writer, Group* group) const {
+  const AppendRequest& request = *writer->request;
+  const std::string key =
+      storage::IdempotencyKey(request.actor, request.idempotency_key);
+  const auto conflict = [&request] {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "idempotency_key \"", request.idempotency_key,
+        "\" was already used for a different request"));
+  };
+  if (auto it = group->by_idempotency_key.find(key);
+      it != group->by_idempotency_key.end()) {
+    if (it->second->fingerprint != writer->fingerprint) return conflict();
+    writer->replay_of = it->second;
+    return Admission::kReplay;
+  }
+  absl::StatusOr<std::optional<storage::IdempotencyRecord>> stored =
+      StoredRequest(key);
+  if (!stored.ok()) return stored.status();
+  if (stored->has_value()) {
+    if ((*stored)->fingerprint != writer->fingerprint) return conflict();
+    writer->result = ReceiptFromRecord(**stored, /*replayed=*/true);
+    return Admission::kReplay;
+  }
+  // Check every unique key before the writer adds anything to the batch,
+  // so that a refused request leaves no trace in it.
+  absl::flat_hash_set<absl::string_view> in_request;
+  for (size_t i = 0; i < writer->keys.size(); ++i) {
+    for (const std::string& unique_key : writer->keys[i].unique_keys) {
+      if (!in_request.insert(unique_key).second ||
+          group->unique_keys.contains(unique_key)) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("entries[", i, "]: \"", unique_key,
+                         "\" appears twice in the same appends"));
+      }
+      absl::StatusOr<std::optional<std::string>> holder = store_->Get(
+          Family::kIndex, storage::UniqueIndexKey(unique_key));
+      if (!holder.ok()) return holder.status();
+      if (holder->has_value()) {
+        absl::StatusOr<uint64_t> seq = storage::DecodeFixed64(**holder);
+        return absl::AlreadyExistsError(absl::StrCat(
+            "entries[", i, "]: \"", unique_key, "\" is already recorded",
+            seq.ok() ? absl::StrCat(" at seq ", *seq) : ""));
+      }
+    }
+  }
+  return Admission::kAppend;
+}
+
+absl::Status Ledger::Impl::AddToBatch(Writer* writer, Group* group) {
+  const AppendRequest& request = *writer->request;
+  const uint64_t first_seq = group->range.size();
+  Entry entry;
+  entry.set_append_time_micros(group->append_time_micros);
+  entry.set_actor(request.actor);
+  entry.set_idempotency_key(request.idempotency_key);
+  entry.set_request_entry_count(static_cast<uint32_t>(request.entries.size()));
+  std::string bytes;
+  for (size_t i = 0; i < request.entries.size(); ++i) {
+    const uint64_t seq = first_seq + i;
+    entry.set_seq(seq);
+    entry.set_request_index(static_cast<uint32_t>(i));
+    entry.set_kind(request.entries[i].kind);
+    entry.set_payload(request.entries[i].payload);
+    bytes.clear();
+    if (!entry.SerializeToString(&bytes)) {
+      return absl::InternalError(absl::StrCat("cannot serialize entry ", seq));
+    }
+    const std::string seq_key = storage::SeqKey(seq);
+    group->batch.Put(store_->handle(Family::kEntries), seq_key, bytes);
+    group->range.Append(merkle::HashLeaf(bytes),
+                        [&](merkle::NodeId id, const merkle::Hash& hash) {
+                          group->batch.Put(
+                              store_->handle(Family::kNodes),
+                              storage::NodeKey(id),
+                              merkle::HashBytes(hash));
+                        });
+    for (const std::string& unique_key : writer->keys[i].unique_keys) {
+      group->batch.Put(store_->handle(Family::kIndex),
+                       storage::UniqueIndexKey(unique_key), seq_key);
+      group->unique_keys.insert(unique_key);
+    }
+    for (const std::string& lookup_key : writer->keys[i].lookup_keys) {
+      group->batch.Put(store_->handle(Family::kIndex),
+                       storage::LookupIndexKey(lookup_key, seq), "");
+    }
+  }
+  assert(group->range.size() == first_seq + request.entries.size());
+  writer->result = AppendReceipt{first_seq, request.entries.size(), 0,
+                                 group->append_time_micros, false};
+  group->by_idempotency_key.emplace(
+      storage::IdempotencyKey(request.actor, request.idempotency_key), writer);
+  group->appended.push_back(writer);
+  return absl::OkStatus();
+}
+
+void Ledger::Impl::CommitGroup(absl::Span<Writer* const> writers) {
+  Group group;
+  group.range = range_;
+  const int64_t now_micros = absl::ToUnixMicros(options_.clock());
+  group.append_time_micros = std::max(now_micros, last_append_time_micros_);
+  for (Writer* writer : writers) {
+    absl::StatusOr<Admission> admission = Admit(writer, &group);
+    if (!admission.ok()) {
+      writer->result = admission.status();
+      continue;
+    }
+    if (*admission == Admission::kReplay) continue;
+    if (absl::Status s = AddToBatch(writer, &group); !s.ok()) {
+      // A half-added writer would poison the batch: fail the whole group.
+      for (Writer* w : writers) w->result = s;
+      return;
+    }
+  }
+
+  absl::Status status;
+  SignedCheckpoint checkpoint;
+  if (!group.appended.empty()) {
+    absl::StatusOr<SignedCheckpoint> signed_checkpoint = Sign(group.range);
+    status = signed_checkpoint.status();
+    if (status.ok()) checkpoint = *std::move(signed_checkpoint);
+  }
+  if (status.ok() && !group.appended.empty()) {
+    const uint64_t tree_size = group.range.size();
+    for (Writer* writer : group.appended) {
+      writer->result->tree_size = tree_size;
+      storage::IdempotencyRecord record{writer->fingerprint,
+                                        writer->result->first_seq,
+                                        writer->result->entry_count, tree_size,
+                                        group.append_time_micros};
+      group.batch.Put(store_->handle(Family::kIdempotency),
+                      storage::IdempotencyKey(writer->request->actor,
+                                              writer->request->idempotency_key),
+                      storage::EncodeIdempotencyRecord(record));
+    }
+    group.batch.Put(store_->handle(Family::kCheckpoints),
+                    storage::EncodeFixed64(tree_size),
+                    storage::EncodeCheckpointRecord(
+                        {checkpoint.checkpoint.root_hash, checkpoint.signature}));
+    group.batch.Put(store_->handle(Family::kMeta), storage::kMetaTreeSize,
+                    storage::EncodeFixed64(tree_size));
+    status = store_->Write(&group.batch);
+  }
+  if (!status.ok()) {
+    absl::MutexLock lock(&mu_);
+    failed_ = status;
+    for (Writer* writer : group.appended) {
+      writer->result = absl::UnavailableError(
+          absl::StrCat("the append was not made durable: ", status.message()));
+    }
+  } else if (!group.appended.empty()) {
+    absl::MutexLock lock(&mu_);
+    range_ = std::move(group.range);
+    last_append_time_micros_ = group.append_time_micros;
+    latest_ = std::move(checkpoint);
+    size_.store(range_.size(), std::memory_order_release);
+    grown_.SignalAll();
+  }
+  for (Writer* writer : writers) {
+    if (writer->replay_of == nullptr) continue;
+    writer->result = writer->replay_of->result;
+    if (writer->result.ok()) writer->result->replayed = true;
+  }
+}
+
+absl::StatusOr<std::vector<StoredEntry>> Ledger::Impl::ReadEntries(
+    uint64_t begin_seq, uint64_t end_seq, size_t max) const {
+  if (begin_seq > end_seq) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "begin_seq ", begin_seq, " is after end_seq ", end_seq));
+  }
+  if (max == 0 || max > options_.read_entries_max) {
+    max = options_.read_entries_max;
+  }
+  end_seq = std::min({end_seq, size(), begin_seq + max});
+  std::vector<StoredEntry> entries;
+  if (begin_seq >= end_seq) return entries;
+  entries.reserve(end_seq - begin_seq);
+  std::vector<std::string> leaf_keys;
+  std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(Family::kEntries);
+  uint64_t seq = begin_seq;
+  for (it->Seek(storage::SeqKey(seq)); seq < end_seq; it->Next(), ++seq) {
+    if (!it->Valid() || it->key() != storage::SeqKey(seq)) {
+      if (absl::Status s = storage::FromRocksStatus(it->status(), "reading");
+          !s.ok()) {
+        return s;
+      }
+      return absl::DataLossError(
+          absl::StrCat("entry ", seq, " is missing from the ledger"));
+    }
+    absl::StatusOr<StoredEntry> entry =
+        ParseStoredEntry(seq, it->value().ToString());
+    if (!entry.ok()) return entry.status();
+    entries.push_back(*std::move(entry));
+    leaf_keys.push_back(storage::NodeKey({0, seq}));
+  }
+  // An entry rewritten behind the ledger's back no longer matches its leaf.
+  absl::StatusOr<std::vector<std::string>> leaves =
+      store_->MultiGet(Family::kNodes, leaf_keys);
+  if (!leaves.ok()) return leaves.status();
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const merkle::Hash leaf = merkle::HashLeaf(entries[i].bytes);
+    if ((*leaves)[i] != merkle::HashBytes(leaf)) {
+      return absl::DataLossError(absl::StrCat(
+          "entry ", begin_seq + i, " does not match its Merkle leaf"));
+    }
+  }
+  return entries;
+}
+
+uint64_t Ledger::Impl::WaitForGrowth(uint64_t known_size,
+                                     absl::Time deadline) const {
+  absl::MutexLock lock(&mu_);
+  while (size() <= known_size && !closed_) {
+    if (grown_.WaitWithDeadline(&mu_, deadline)) break;
+  }
+  return size();
+}
+
+absl::StatusOr<SignedCheckpoint> Ledger::Impl::CheckpointAt(
+    uint64_t tree_size) const {
+  absl::StatusOr<std::optional<std::string>> bytes =
+      store_->Get(Family::kCheckpoints, storage::EncodeFixed64(tree_size));
+  if (!bytes.ok()) return bytes.status();
+  if (!bytes->has_value()) {
+    return absl::NotFoundError(
+        absl::StrCat("no checkpoint was signed at tree size ", tree_size));
+  }
+  absl::StatusOr<storage::CheckpointRecord> record =
+      storage::DecodeCheckpointRecord(**bytes);
+  if (!record.ok()) return record.status();
+  SignedCheckpoint checkpoint;
+  checkpoint.checkpoint = Checkpoint{origin_, tree_size, record->root_hash};
+  checkpoint.body = CheckpointBody(checkpoint.checkpoint);
+  checkpoint.signature = std::move(record->signature);
+  if (absl::Status s =
+          signer_->verifier().Verify(checkpoint.body, checkpoint.signature);
+      !s.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "stored checkpoint at tree size ", tree_size, ": ", s.message()));
+  }
+  return checkpoint;
+}
+
+absl::StatusOr<std::vector<merkle::Hash>> Ledger::Impl::Proof(
+    absl::StatusOr<std::vector<merkle::ProofElement>> plan) const {
+  if (!plan.ok()) return plan.status();
+  const std::vector<merkle::NodeId> ids = merkle::NodesOf(*plan);
+  std::vector<std::string> keys;
+  keys.reserve(ids.size());
+  for (const merkle::NodeId& id : ids) keys.push_back(storage::NodeKey(id));
+  absl::StatusOr<std::vector<std::string>> values =
+      store_->MultiGet(Family::kNodes, keys);
+  if (!values.ok()) return values.status();
+  std::vector<merkle::Hash> hashes;
+  hashes.reserve(values->size());
+  for (const std::string& value : *values) {
+    absl::StatusOr<merkle::Hash> hash = merkle::HashFromBytes(value);
+    if (!hash.ok()) return absl::DataLossError("malformed stored node hash");
+    hashes.push_back(*hash);
+  }
+  return merkle::AssembleProof(*plan, hashes);
+}
+
+absl::StatusOr<merkle::CompactRange> Ledger::Impl::RangeAt(
+    uint64_t tree_size) const {
+  const std::vector<merkle::NodeId> ids =
+      merkle::CompactRange::NodeIdsForSize(tree_size);
+  std::vector<std::string> keys;
+  for (const merkle::NodeId& id : ids) keys.push_back(storage::NodeKey(id));
+  absl::StatusOr<std::vector<std::string>> values =
+      store_->MultiGet(Family::kNodes, keys);
+  if (!values.ok()) return values.status();
+  std::vector<merkle::Hash> hashes;
+  for (const std::string& value : *values) {
+    absl::StatusOr<merkle::Hash> hash = merkle::HashFromBytes(value);
+    if (!hash.ok()) return absl::DataLossError("malformed stored node hash");
+    hashes.push_back(*hash);
+  }
+  return merkle::CompactRange::FromNodes(tree_size, std::move(hashes));
+}
+
+absl::StatusOr<merkle::Hash> Ledger::Impl::RootAt(uint64_t tree_size) const {
+  if (tree_size > size()) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "tree size ", tree_size, " is beyond the ledger's size ", size()));
+  }
+  absl::StatusOr<merkle::CompactRange> range = RangeAt(tree_size);
+  if (!range.ok()) return range.status();
+  return range->Root();
+}
+
+absl::StatusOr<uint64_t> Ledger::Impl::FindUnique(
+    absl::string_view unique_key) const {
+  absl::StatusOr<std::optional<std::string>> bytes =
+      store_->Get(Family::kIndex, storage::UniqueIndexKey(unique_key));
+  if (!bytes.ok()) return bytes.status();
+  if (!bytes->has_value()) {
+    return absl::NotFoundError(absl::StrCat("no entry holds \"", unique_key,
+                                            "\""));
+  }
+  absl::StatusOr<uint64_t> seq = storage::DecodeFixed64(**bytes);
+  if (!seq.ok() || *seq >= size()) {
+    return absl::NotFoundError(absl::StrCat("no entry holds \"", unique_key,
+                                            "\""));
+  }
+  return *seq;
+}
+
+absl::StatusOr<std::vector<uint64_t>> Ledger::Impl::FindByLookupKey(
+    absl::string_view lookup_key, std::optional<uint64_t> after_seq,
+    size_t max_results) const {
+  const std::string prefix = storage::LookupIndexPrefix(lookup_key);
+  const uint64_t committed = size();
+  std::vector<uint64_t> seqs;
+  std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(Family::kIndex);
+  const uint64_t from_seq = after_seq.has_value() ? *after_seq + 1 : 0;
+  if (after_seq.has_value() && *after_seq == UINT64_MAX) return seqs;
+  for (it->Seek(storage::LookupIndexKey(lookup_key, from_seq));
+       it->Valid() && it->key().starts_with(prefix) &&
+       seqs.size() < max_results;
+       it->Next()) {
+    absl::StatusOr<uint64_t> seq = storage::DecodeFixed64(
+        absl::string_view(it->key().data(), it->key().size())
+            .substr(prefix.size()));
+    if (!seq.ok()) return absl::DataLossError("malformed lookup index key");
+    // Written with the entries, but visible a moment before the size is.
+    if (*seq >= committed) break;
+    seqs.push_back(*seq);
+  }
+  if (absl::Status s = storage::FromRocksStatus(it->status(), "index scan");
+      !s.ok()) {
+    return s;
+  }
+  return seqs;
+}
+
+// Ledger: the public face forwards to Impl.
+
+absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(LedgerOptions options) {
+  if (options.data_dir.empty()) {
+    return absl::InvalidArgumentError("data_dir must be set");
+  }
+  if (!options.origin.empty()) {
+    if (absl::Status s = ValidateOrigin(options.origin); !s.ok()) return s;
+  }
+  if (options.create_if_missing) {
+    if (absl::Status s = MakeDirectory(options.data_dir); !s.ok()) return s;
+  }
+  storage::Store::Options store_options;
+  store_options.path = absl::StrCat(options.data_dir, "/", storage::kDatabaseDirectory);
+  store_options.mode = options.create_if_missing
+                           ? storage::Store::Mode::kReadWriteCreate
+                           : storage::Store::Mode::kReadWrite;
+  store_options.block_cache_bytes = options.block_cache_bytes;
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::Store::Open(store_options);
+  if (!store.ok()) return store.status();
+
+  absl::StatusOr<std::optional<std::string>> stored_origin =
+      (*store)->Get(Family::kMeta, storage::kMetaOrigin);
+  if (!stored_origin.ok()) return stored_origin.status();
+  absl::StatusOr<std::optional<std::string>> tree_size =
+      (*store)->Get(Family::kMeta, storage::kMetaTreeSize);
+  if (!tree_size.ok()) return tree_size.status();
+  const bool initialized = tree_size->has_value();
+
+  // A crash between making the key and the first write leaves a key and an
+  // empty database: initialization then resumes with that key.
+  absl::StatusOr<std::unique_ptr<CheckpointSigner>> signer =
+      CheckpointSigner::LoadFromDirectory(options.data_dir);
+  if (absl::IsNotFound(signer.status()) && !initialized) {
+    signer = CheckpointSigner::CreateInDirectory(options.data_dir);
+  }
+  if (!signer.ok()) {
+    if (absl::IsNotFound(signer.status())) {
+      return absl::DataLossError(absl::StrCat(
+          "the ledger's signing key is missing: ", signer.status().message()));
+    }
+    return signer.status();
+  }
+
+  std::string origin;
+  if (initialized) {
+    absl::StatusOr<std::optional<std::string>> version =
+        (*store)->Get(Family::kMeta, storage::kMetaFormatVersion);
+    if (!version.ok()) return version.status();
+    if (!version->has_value() || **version != storage::kFormatVersion) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "unsupported ledger format version \"",
+          version->value_or("(none)"), "\"; this build reads ",
+          storage::kFormatVersion));
+    }
+    if (!stored_origin->has_value()) {
+      return absl::DataLossError("the ledger has no stored origin");
+    }
+    origin = **stored_origin;
+    if (!options.origin.empty() && options.origin != origin) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("origin \"", options.origin, "\" does not match the "
+                       "ledger's origin \"", origin, "\""));
+    }
+  } else if (!options.origin.empty()) {
+    origin = options.origin;
+  } else {
+    // Unique per key, so two ledgers never sign the same origin.
+    const merkle::Hash key_hash =
+        merkle::HashLeaf((*signer)->public_key_pem());
+    origin = absl::StrCat(
+        "premium-ledger/",
+        absl::BytesToHexString(absl::string_view(
+            reinterpret_cast<const char*>(key_hash.data()), 8)));
+  }
+
+  auto impl = std::make_unique<Impl>(std::move(options), *std::move(store),
+                                     *std::move(signer), std::move(origin));
+  if (absl::Status s = initialized ? impl->Load() : impl->Initialize();
+      !s.ok()) {
+    return s;
+  }
+  return std::unique_ptr<Ledger>(new Ledger(std::move(impl)));
+}
+
+Ledger::Ledger(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Ledger::~Ledger() = default;
+
+absl::StatusOr<AppendReceipt> Ledger::Append(const AppendRequest& request) {
+  return impl_->Append(request);
+}
+void Ledger::Close() { impl_->Close(); }
+uint64_t Ledger::size() const { return impl_->size(); }
+
+absl::StatusOr<StoredEntry> Ledger::ReadEntry(uint64_t seq) const {
+  if (seq >= size()) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "seq ", seq, " is beyond the ledger's size ", size()));
+  }
+  absl::StatusOr<std::vector<StoredEntry>> entries =
+      impl_->ReadEntries(seq, seq + 1, 1);
+  if (!entries.ok()) return entries.status();
+  assert(entries->size() == 1);
+  return std::move(entries->front());
+}
+
+absl::StatusOr<std::vector<StoredEntry>> Ledger::ReadEntries(
+    uint64_t begin_seq, uint64_t end_seq, size_t max_entries) const {
+  return impl_->ReadEntries(begin_seq, end_seq, max_entries);
+}
+
+uint64_t Ledger::WaitForGrowth(uint64_t known_size, absl::Time deadline) const {
+  return impl_->WaitForGrowth(known_size, deadline);
+}
+
+SignedCheckpoint Ledger::LatestCheckpoint() const {
+  return impl_->LatestCheckpoint();
+}
+
+absl::StatusOr<SignedCheckpoint> Ledger::CheckpointAt(
+    uint64_t tree_size) const {
+  if (tree_size > size()) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "tree size ", tree_size, " is beyond the ledger's size ", size()));
+  }
+  return impl_->CheckpointAt(tree_size);
+}
+
+const CheckpointVerifier& Ledger::verifier() const { return impl_->verifier(); }
+const std::string& Ledger::origin() const { return impl_->origin(); }
+
+absl::StatusOr<std::vector<merkle::Hash>> Ledger::InclusionProof(
+    uint64_t leaf_index, uint64_t tree_size) const {
+  if (tree_size > size()) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "tree size ", tree_size, " is beyond the ledger's size ", size()));
+  }
+  return impl_->Proof(merkle::InclusionProofPlan(leaf_index, tree_size));
+}
+
+absl::StatusOr<std::vector<merkle::Hash>> Ledger::ConsistencyProof(
+    uint64_t old_size, uint64_t new_size) const {
+  if (new_size > size()) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "tree size ", new_size, " is beyond the ledger's size ", size()));
+  }
+  return impl_->Proof(merkle::ConsistencyProofPlan(old_size, new_size));
+}
+
+absl::StatusOr<merkle::Hash> Ledger::RootAt(uint64_t tree_size) const {
+  return impl_->RootAt(tree_size);
+}
+
+absl::StatusOr<uint64_t> Ledger::FindUnique(absl::string_view unique_key) const {
+  return impl_->FindUnique(unique_key);
+}
+
+absl::StatusOr<std::vector<uint64_t>> Ledger::FindByLookupKey(
+    absl::string_view lookup_key, std::optional<uint64_t> after_seq,
+    size_t max_results) const {
+  return impl_->FindByLookupKey(lookup_key, after_seq, max_results);
+}
+
+}  // namespace premium

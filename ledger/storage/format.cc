@@ -1,0 +1,183 @@
+#include "ledger/storage/format.h"
+
+#include <openssl/evp.h>
+
+#include <cassert>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "ledger/checkpoint/checkpoint.h"
+
+namespace premium::storage {
+namespace {
+
+void AppendFixed64(std::string* out, uint64_t value) {
+  char bytes[8];
+  for (int i = 7; i >= 0; --i) {
+    bytes[i] = static_cast<char>(value & 0xff);
+    value >>= 8;
+  }
+  out->append(bytes, sizeof(bytes));
+}
+
+uint64_t ReadFixed64(const char* bytes) {
+  uint64_t value = 0;
+  for (int i = 0; i < 8; ++i) {
+    value = (value << 8) | static_cast<uint8_t>(bytes[i]);
+  }
+  return value;
+}
+
+merkle::Hash ReadHash(const char* bytes) {
+  merkle::Hash hash;
+  std::memcpy(hash.data(), bytes, hash.size());
+  return hash;
+}
+
+void AppendHash(std::string* out, const merkle::Hash& hash) {
+  out->append(merkle::HashBytes(hash));
+}
+
+}  // namespace
+
+struct RequestFingerprinter::Context {
+  Context() : ctx(EVP_MD_CTX_new()) {
+    const bool ok =
+        ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1;
+    assert(ok);
+    (void)ok;
+  }
+  ~Context() { EVP_MD_CTX_free(ctx); }
+  EVP_MD_CTX* ctx;
+};
+
+RequestFingerprinter::RequestFingerprinter(absl::string_view actor,
+                                           absl::string_view idempotency_key,
+                                           uint64_t entry_count)
+    : context_(std::make_unique<Context>()) {
+  Add(actor);
+  Add(idempotency_key);
+  Add(EncodeFixed64(entry_count));
+}
+
+RequestFingerprinter::~RequestFingerprinter() = default;
+
+void RequestFingerprinter::Add(absl::string_view field) {
+  const std::string length = EncodeFixed64(field.size());
+  EVP_DigestUpdate(context_->ctx, length.data(), length.size());
+  EVP_DigestUpdate(context_->ctx, field.data(), field.size());
+}
+
+void RequestFingerprinter::AddEntry(absl::string_view kind,
+                                    absl::string_view payload) {
+  Add(kind);
+  Add(payload);
+}
+
+merkle::Hash RequestFingerprinter::Finish() {
+  merkle::Hash digest;
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(context_->ctx, digest.data(), &length);
+  assert(length == digest.size());
+  return digest;
+}
+
+std::string EncodeFixed64(uint64_t value) {
+  std::string out;
+  AppendFixed64(&out, value);
+  return out;
+}
+
+absl::StatusOr<uint64_t> DecodeFixed64(absl::string_view bytes) {
+  if (bytes.size() != 8) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("fixed64 must be 8 bytes, got ", bytes.size()));
+  }
+  return ReadFixed64(bytes.data());
+}
+
+std::string SeqKey(uint64_t seq) { return EncodeFixed64(seq); }
+
+std::string NodeKey(const merkle::NodeId& id) {
+  std::string key(1, static_cast<char>(id.level));
+  AppendFixed64(&key, id.index);
+  return key;
+}
+
+absl::StatusOr<merkle::NodeId> DecodeNodeKey(absl::string_view key) {
+  if (key.size() != 9 || static_cast<uint8_t>(key[0]) > 63) {
+    return absl::InvalidArgumentError("malformed node key");
+  }
+  return merkle::NodeId{static_cast<uint8_t>(key[0]),
+                        ReadFixed64(key.data() + 1)};
+}
+
+std::string IdempotencyKey(absl::string_view actor,
+                           absl::string_view idempotency_key) {
+  return absl::StrCat(actor, absl::string_view("\0", 1), idempotency_key);
+}
+
+std::string UniqueIndexKey(absl::string_view unique_key) {
+  return absl::StrCat(absl::string_view(&kUniqueKeyTag, 1), unique_key);
+}
+
+std::string LookupIndexPrefix(absl::string_view lookup_key) {
+  return absl::StrCat(absl::string_view(&kLookupKeyTag, 1), lookup_key,
+                      absl::string_view("\0", 1));
+}
+
+std::string LookupIndexKey(absl::string_view lookup_key, uint64_t seq) {
+  std::string key = LookupIndexPrefix(lookup_key);
+  AppendFixed64(&key, seq);
+  return key;
+}
+
+std::string EncodeIdempotencyRecord(const IdempotencyRecord& record) {
+  std::string out;
+  out.reserve(kIdempotencyRecordBytes);
+  AppendHash(&out, record.fingerprint);
+  AppendFixed64(&out, record.first_seq);
+  AppendFixed64(&out, record.entry_count);
+  AppendFixed64(&out, record.tree_size);
+  AppendFixed64(&out, static_cast<uint64_t>(record.append_time_micros));
+  return out;
+}
+
+absl::StatusOr<IdempotencyRecord> DecodeIdempotencyRecord(
+    absl::string_view bytes) {
+  if (bytes.size() != kIdempotencyRecordBytes) {
+    return absl::DataLossError(
+        absl::StrCat("idempotency record must be ", kIdempotencyRecordBytes,
+                     " bytes, got ", bytes.size()));
+  }
+  IdempotencyRecord record;
+  record.fingerprint = ReadHash(bytes.data());
+  record.first_seq = ReadFixed64(bytes.data() + 32);
+  record.entry_count = ReadFixed64(bytes.data() + 40);
+  record.tree_size = ReadFixed64(bytes.data() + 48);
+  record.append_time_micros =
+      static_cast<int64_t>(ReadFixed64(bytes.data() + 56));
+  return record;
+}
+
+std::string EncodeCheckpointRecord(const CheckpointRecord& record) {
+  std::string out;
+  AppendHash(&out, record.root_hash);
+  out.append(record.signature);
+  return out;
+}
+
+absl::StatusOr<CheckpointRecord> DecodeCheckpointRecord(
+    absl::string_view bytes) {
+  if (bytes.size() != 32 + kEd25519SignatureBytes) {
+    return absl::DataLossError(
+        absl::StrCat("checkpoint record must be ", 32 + kEd25519SignatureBytes,
+                     " bytes, got ", bytes.size()));
+  }
+  CheckpointRecord record;
+  record.root_hash = ReadHash(bytes.data());
+  record.signature = std::string(bytes.substr(32));
+  return record;
+}
+
+}  // namespace premium::storage

@@ -1,0 +1,92 @@
+// Store: the ledger's RocksDB database and its column families (format.h).
+// Every write of the ledger goes through Store::Write, which syncs the WAL
+// before returning: an acknowledged write is durable.
+#ifndef PREMIUM_LEDGER_STORAGE_STORE_H_
+#define PREMIUM_LEDGER_STORAGE_STORE_H_
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
+
+namespace premium::storage {
+
+enum class Family {
+  kMeta = 0,
+  kEntries,
+  kNodes,
+  kCheckpoints,
+  kIdempotency,
+  kIndex,
+};
+inline constexpr size_t kFamilyCount = 6;
+
+// Maps a RocksDB status onto the project's one error type. Corruption becomes
+// DataLoss; `context` says what was being done.
+absl::Status FromRocksStatus(const rocksdb::Status& status,
+                             absl::string_view context);
+
+class Store {
+ public:
+  enum class Mode {
+    // Creates the database (and its column families) if it does not exist.
+    kReadWriteCreate,
+    // The database must exist.
+    kReadWrite,
+    // For offline verification: no write, no recovery that changes files.
+    kReadOnly,
+  };
+
+  struct Options {
+    std::string path;
+    Mode mode = Mode::kReadWrite;
+    // Shared LRU cache of data blocks. Not part of the persistent format.
+    size_t block_cache_bytes = 64 << 20;
+  };
+
+  // NotFound if the database does not exist and mode is not
+  // kReadWriteCreate; DataLoss if RocksDB finds corruption on open.
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const Options& options);
+  ~Store();
+
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Returns the value, or nullopt when the key is absent.
+  absl::StatusOr<std::optional<std::string>> Get(Family family,
+                                                 absl::string_view key) const;
+  // Reads every key; NotFound names the first one absent.
+  absl::StatusOr<std::vector<std::string>> MultiGet(
+      Family family, absl::Span<const std::string> keys) const;
+  std::unique_ptr<rocksdb::Iterator> NewIterator(Family family) const;
+
+  // Applies `batch` atomically and syncs the WAL before returning.
+  // FailedPrecondition in read-only mode.
+  absl::Status Write(rocksdb::WriteBatch* batch);
+
+  // Reads every block of every file and checks its checksum.
+  absl::Status VerifyChecksums() const;
+
+  rocksdb::ColumnFamilyHandle* handle(Family family) const {
+    return handles_[static_cast<size_t>(family)];
+  }
+
+ private:
+  Store() = default;
+
+  Mode mode_ = Mode::kReadWrite;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::array<rocksdb::ColumnFamilyHandle*, kFamilyCount> handles_{};
+};
+
+}  // namespace premium::storage
+
+#endif  // PREMIUM_LEDGER_STORAGE_STORE_H_

@@ -1,0 +1,80 @@
+#include "ledger/util/files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace premium {
+namespace {
+
+absl::Status ErrnoError(absl::string_view operation, const std::string& path,
+                        int error) {
+  return absl::InternalError(
+      absl::StrCat(operation, " ", path, ": ", std::strerror(error)));
+}
+
+}  // namespace
+
+absl::Status WriteNewFile(const std::string& path, absl::string_view contents,
+                          mode_t mode) {
+  const int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) {
+    if (errno == EEXIST) return absl::AlreadyExistsError(path);
+    return ErrnoError("open", path, errno);
+  }
+  size_t written = 0;
+  while (written < contents.size()) {
+    const ssize_t n =
+        ::write(fd, contents.data() + written, contents.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int error = errno;
+      ::close(fd);
+      return ErrnoError("write", path, error);
+    }
+    written += static_cast<size_t>(n);
+  }
+  // fchmod because the umask may have narrowed the mode given to open.
+  const bool ok = ::fchmod(fd, mode) == 0 && ::fsync(fd) == 0;
+  const int error = errno;
+  ::close(fd);
+  if (!ok) return ErrnoError("sync", path, error);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path,
+                                          size_t size_max) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return absl::NotFoundError(path);
+    return ErrnoError("open", path, errno);
+  }
+  std::string contents;
+  char buffer[4096];
+  while (true) {
+    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int error = errno;
+      ::close(fd);
+      return ErrnoError("read", path, error);
+    }
+    if (n == 0) break;
+    contents.append(buffer, static_cast<size_t>(n));
+    if (contents.size() > size_max) {
+      ::close(fd);
+      return absl::ResourceExhaustedError(
+          absl::StrCat(path, " is larger than ", size_max, " bytes"));
+    }
+  }
+  ::close(fd);
+  return contents;
+}
+
+}  // namespace premium

@@ -1,0 +1,404 @@
+#include "ledger/verify.h"
+
+#include <array>
+
+#include "absl/strings/str_cat.h"
+#include "ledger/checkpoint/checkpoint.h"
+#include "ledger/merkle/compact_range.h"
+#include "ledger/storage/format.h"
+#include "ledger/storage/store.h"
+#include "ledger/util/files.h"
+
+namespace premium {
+namespace {
+
+using storage::Family;
+using wsr::premium::v1::Entry;
+
+constexpr int kLevelsMax = 64;
+constexpr size_t kPublicKeyFileBytesMax = 16 * 1024;
+
+absl::Status BadSeq(VerifyReport* report, uint64_t seq,
+                    absl::string_view what) {
+  report->first_bad_seq = seq;
+  return absl::DataLossError(absl::StrCat("seq ", seq, ": ", what));
+}
+
+// Walks the ledger's records in order, once, and recomputes everything the
+// stored records claim. One instance verifies one data directory.
+class Verifier {
+ public:
+  Verifier(const VerifyOptions& options, VerifyReport* report)
+      : options_(options), report_(report) {}
+
+  absl::Status Run();
+
+ private:
+  // The request whose entries are being walked.
+  struct OpenRequest {
+    uint64_t first_seq = 0;
+    uint32_t entry_count = 0;
+    std::string actor;
+    std::string idempotency_key;
+    int64_t append_time_micros = 0;
+    std::unique_ptr<storage::RequestFingerprinter> fingerprinter;
+  };
+
+  absl::Status OpenStore();
+  absl::Status ReadMeta();
+  absl::Status CheckEntry(uint64_t seq, absl::string_view bytes);
+  absl::Status CheckRequest(uint64_t seq, const Entry& entry);
+  absl::Status CloseRequest(uint64_t last_seq);
+  absl::Status CheckNode(const merkle::NodeId& id, const merkle::Hash& hash);
+  absl::Status CheckCheckpointsUpTo(uint64_t tree_size);
+  absl::Status CheckDerivedKeys(uint64_t seq, const Entry& entry);
+  absl::Status CheckCounts();
+  absl::StatusOr<uint64_t> CountRecords(Family family) const;
+
+  const VerifyOptions& options_;
+  VerifyReport* report_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<CheckpointVerifier> verifier_;
+  std::string origin_;
+  uint64_t tree_size_ = 0;
+  merkle::CompactRange range_;
+  int64_t last_append_time_micros_ = 0;
+  std::optional<OpenRequest> request_;
+  // One iterator per tree level: nodes of a level complete in index order,
+  // so each walks its level once, sequentially.
+  std::array<std::unique_ptr<rocksdb::Iterator>, kLevelsMax> level_iterators_;
+  std::unique_ptr<rocksdb::Iterator> checkpoints_;
+  uint64_t derived_keys_ = 0;
+};
+
+absl::Status Verifier::OpenStore() {
+  storage::Store::Options store_options;
+  store_options.path =
+      absl::StrCat(options_.data_dir, "/", storage::kDatabaseDirectory);
+  store_options.mode = storage::Store::Mode::kReadOnly;
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::Store::Open(store_options);
+  if (!store.ok()) return store.status();
+  store_ = *std::move(store);
+  absl::StatusOr<std::string> public_key_pem = ReadSmallFile(
+      absl::StrCat(options_.data_dir, "/", CheckpointSigner::kPublicKeyFile),
+      kPublicKeyFileBytesMax);
+  if (!public_key_pem.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "the ledger's public key is missing: ",
+        public_key_pem.status().message()));
+  }
+  absl::StatusOr<std::unique_ptr<CheckpointVerifier>> verifier =
+      CheckpointVerifier::FromPublicKeyPem(*public_key_pem);
+  if (!verifier.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "the ledger's public key: ", verifier.status().message()));
+  }
+  verifier_ = *std::move(verifier);
+  return absl::OkStatus();
+}
+
+absl::Status Verifier::ReadMeta() {
+  absl::StatusOr<std::optional<std::string>> version =
+      store_->Get(Family::kMeta, storage::kMetaFormatVersion);
+  if (!version.ok()) return version.status();
+  if (!version->has_value() || **version != storage::kFormatVersion) {
+    return absl::DataLossError("missing or unknown format version");
+  }
+  absl::StatusOr<std::optional<std::string>> origin =
+      store_->Get(Family::kMeta, storage::kMetaOrigin);
+  if (!origin.ok()) return origin.status();
+  if (!origin->has_value() || !ValidateOrigin(**origin).ok()) {
+    return absl::DataLossError("missing or malformed origin");
+  }
+  origin_ = **origin;
+  absl::StatusOr<std::optional<std::string>> size =
+      store_->Get(Family::kMeta, storage::kMetaTreeSize);
+  if (!size.ok()) return size.status();
+  absl::StatusOr<uint64_t> tree_size =
+      size->has_value() ? storage::DecodeFixed64(**size)
+                        : absl::DataLossError("missing tree size");
+  if (!tree_size.ok()) return absl::DataLossError("malformed tree size");
+  tree_size_ = *tree_size;
+  report_->tree_size = tree_size_;
+  return absl::OkStatus();
+}
+
+absl::Status Verifier::Run() {
+  if (absl::Status s = OpenStore(); !s.ok()) return s;
+  if (options_.check_block_checksums) {
+    if (absl::Status s = store_->VerifyChecksums(); !s.ok()) return s;
+  }
+  if (absl::Status s = ReadMeta(); !s.ok()) return s;
+  checkpoints_ = store_->NewIterator(Family::kCheckpoints);
+  checkpoints_->SeekToFirst();
+  if (absl::Status s = CheckCheckpointsUpTo(0); !s.ok()) return s;
+
+  std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(Family::kEntries);
+  uint64_t seq = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next(), ++seq) {
+    absl::StatusOr<uint64_t> key_seq = storage::DecodeFixed64(
+        absl::string_view(it->key().data(), it->key().size()));
+    if (!key_seq.ok()) return BadSeq(report_, seq, "malformed entry key");
+    if (*key_seq != seq) {
+      return BadSeq(report_, seq,
+                    absl::StrCat("entry is missing (the next stored is ",
+                                 *key_seq, ")"));
+    }
+    if (seq >= tree_size_) {
+      return BadSeq(report_, seq,
+                    absl::StrCat("entry stored beyond the committed tree size ",
+                                 tree_size_));
+    }
+    if (absl::Status s = CheckEntry(
+            seq, absl::string_view(it->value().data(), it->value().size()));
+        !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = CheckCheckpointsUpTo(seq + 1); !s.ok()) return s;
+  }
+  if (absl::Status s = storage::FromRocksStatus(it->status(), "scan");
+      !s.ok()) {
+    return s;
+  }
+  if (seq < tree_size_) {
+    return BadSeq(report_, seq, "entry is missing (the log ends early)");
+  }
+  if (request_.has_value()) {
+    return BadSeq(report_, request_->first_seq,
+                  "the last request is incomplete");
+  }
+  if (checkpoints_->Valid()) {
+    return absl::DataLossError(
+        "a checkpoint is stored for a tree size the ledger never had");
+  }
+  if (report_->checkpoints_checked == 0 ||
+      range_.size() != tree_size_) {
+    return absl::DataLossError("no checkpoint at the committed tree size");
+  }
+  return CheckCounts();
+}
+
+absl::Status Verifier::CheckEntry(uint64_t seq, absl::string_view bytes) {
+  Entry entry;
+  if (!entry.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return BadSeq(report_, seq, "entry does not parse");
+  }
+  if (entry.seq() != seq) {
+    return BadSeq(report_, seq,
+                  absl::StrCat("entry says it is seq ", entry.seq()));
+  }
+  if (entry.append_time_micros() < last_append_time_micros_) {
+    return BadSeq(report_, seq, "append time goes back");
+  }
+  last_append_time_micros_ = entry.append_time_micros();
+  if (absl::Status s = CheckRequest(seq, entry); !s.ok()) return s;
+  absl::Status node_status;
+  range_.Append(merkle::HashLeaf(std::string_view(bytes.data(), bytes.size())),
+                [&](merkle::NodeId id, const merkle::Hash& hash) {
+                  if (node_status.ok()) node_status = CheckNode(id, hash);
+                });
+  if (!node_status.ok()) return node_status;
+  if (absl::Status s = CheckDerivedKeys(seq, entry); !s.ok()) return s;
+  report_->entries_checked += 1;
+  report_->entry_bytes += bytes.size();
+  return absl::OkStatus();
+}
+
+absl::Status Verifier::CheckRequest(uint64_t seq, const Entry& entry) {
+  if (entry.request_index() == 0) {
+    if (request_.has_value()) {
+      return BadSeq(report_, seq, "a request starts before the last ended");
+    }
+    if (entry.request_entry_count() == 0) {
+      return BadSeq(report_, seq, "request_entry_count is 0");
+    }
+    request_.emplace();
+    request_->first_seq = seq;
+    request_->entry_count = entry.request_entry_count();
+    request_->actor = entry.actor();
+    request_->idempotency_key = entry.idempotency_key();
+    request_->append_time_micros = entry.append_time_micros();
+    request_->fingerprinter = std::make_unique<storage::RequestFingerprinter>(
+        entry.actor(), entry.idempotency_key(), entry.request_entry_count());
+  } else if (!request_.has_value() ||
+             seq - request_->first_seq != entry.request_index() ||
+             entry.request_entry_count() != request_->entry_count ||
+             entry.actor() != request_->actor ||
+             entry.idempotency_key() != request_->idempotency_key ||
+             entry.append_time_micros() != request_->append_time_micros) {
+    return BadSeq(report_, seq, "entry does not continue its request");
+  }
+  request_->fingerprinter->AddEntry(entry.kind(), entry.payload());
+  if (entry.request_index() + 1 == request_->entry_count) {
+    return CloseRequest(seq);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Verifier::CloseRequest(uint64_t last_seq) {
+  const OpenRequest& request = *request_;
+  absl::StatusOr<std::optional<std::string>> bytes = store_->Get(
+      Family::kIdempotency,
+      storage::IdempotencyKey(request.actor, request.idempotency_key));
+  if (!bytes.ok()) return bytes.status();
+  if (!bytes->has_value()) {
+    return BadSeq(report_, request.first_seq,
+                  "the request's idempotency record is missing");
+  }
+  absl::StatusOr<storage::IdempotencyRecord> record =
+      storage::DecodeIdempotencyRecord(**bytes);
+  if (!record.ok()) {
+    return BadSeq(report_, request.first_seq, record.status().message());
+  }
+  if (record->fingerprint != request_->fingerprinter->Finish() ||
+      record->first_seq != request.first_seq ||
+      record->entry_count != request.entry_count ||
+      record->tree_size <= last_seq || record->tree_size > tree_size_ ||
+      record->append_time_micros != request.append_time_micros) {
+    return BadSeq(report_, request.first_seq,
+                  "the request does not match its idempotency record");
+  }
+  report_->requests_checked += 1;
+  request_.reset();
+  return absl::OkStatus();
+}
+
+absl::Status Verifier::CheckNode(const merkle::NodeId& id,
+                                 const merkle::Hash& hash) {
+  const std::string key = storage::NodeKey(id);
+  std::unique_ptr<rocksdb::Iterator>& it = level_iterators_[id.level];
+  if (it == nullptr) {
+    it = store_->NewIterator(Family::kNodes);
+    it->Seek(key);
+  }
+  const uint64_t first_leaf = id.begin();
+  if (!it->Valid() || it->key() != key) {
+    return BadSeq(report_, first_leaf,
+                  absl::StrCat("Merkle node ", id.ToString(),
+                               " is missing from the stored tree"));
+  }
+  if (it->value() != merkle::HashBytes(hash)) {
+    return BadSeq(report_, first_leaf,
+                  id.level == 0
+                      ? std::string("the entry does not match its stored leaf "
+                                    "hash")
+                      : absl::StrCat("stored Merkle node ", id.ToString(),
+                                     " does not match the entries under it"));
+  }
+  it->Next();
+  report_->nodes_checked += 1;
+  return absl::OkStatus();
+}
+
+absl::Status Verifier::CheckCheckpointsUpTo(uint64_t tree_size) {
+  for (; checkpoints_->Valid(); checkpoints_->Next()) {
+    absl::StatusOr<uint64_t> size = storage::DecodeFixed64(absl::string_view(
+        checkpoints_->key().data(), checkpoints_->key().size()));
+    if (!size.ok()) return absl::DataLossError("malformed checkpoint key");
+    if (*size > tree_size) break;
+    if (*size < tree_size) {
+      return absl::DataLossError(
+          absl::StrCat("checkpoint at tree size ", *size, " is out of order"));
+    }
+    absl::StatusOr<storage::CheckpointRecord> record =
+        storage::DecodeCheckpointRecord(absl::string_view(
+            checkpoints_->value().data(), checkpoints_->value().size()));
+    if (!record.ok()) return record.status();
+    const Checkpoint checkpoint{origin_, *size, record->root_hash};
+    if (absl::Status s =
+            verifier_->Verify(CheckpointBody(checkpoint), record->signature);
+        !s.ok()) {
+      return absl::DataLossError(absl::StrCat(
+          "checkpoint at tree size ", *size, ": ", s.message()));
+    }
+    if (record->root_hash != range_.Root()) {
+      // The signature holds, so the entries changed under a checkpoint.
+      const uint64_t first = *size == 0 ? 0 : *size - 1;
+      return BadSeq(report_, first,
+                    absl::StrCat("the entries no longer hash to the signed "
+                                 "checkpoint at tree size ",
+                                 *size));
+    }
+    report_->checkpoints_checked += 1;
+  }
+  return storage::FromRocksStatus(checkpoints_->status(), "checkpoint scan");
+}
+
+absl::Status Verifier::CheckDerivedKeys(uint64_t seq, const Entry& entry) {
+  if (options_.indexer == nullptr) return absl::OkStatus();
+  DerivedKeys keys;
+  if (absl::Status s = options_.indexer->Derive(entry, &keys); !s.ok()) {
+    return BadSeq(report_, seq,
+                  absl::StrCat("the indexer refuses the entry: ", s.message()));
+  }
+  const std::string seq_key = storage::SeqKey(seq);
+  for (const std::string& key : keys.unique_keys) {
+    absl::StatusOr<std::optional<std::string>> holder =
+        store_->Get(Family::kIndex, storage::UniqueIndexKey(key));
+    if (!holder.ok()) return holder.status();
+    if (!holder->has_value() || **holder != seq_key) {
+      return BadSeq(report_, seq,
+                    absl::StrCat("unique key \"", key,
+                                 "\" is missing or names another entry"));
+    }
+  }
+  for (const std::string& key : keys.lookup_keys) {
+    absl::StatusOr<std::optional<std::string>> present =
+        store_->Get(Family::kIndex, storage::LookupIndexKey(key, seq));
+    if (!present.ok()) return present.status();
+    if (!present->has_value()) {
+      return BadSeq(report_, seq,
+                    absl::StrCat("lookup key \"", key, "\" is missing"));
+    }
+  }
+  derived_keys_ += keys.unique_keys.size() + keys.lookup_keys.size();
+  report_->derived_keys_checked = derived_keys_;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> Verifier::CountRecords(Family family) const {
+  std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(family);
+  uint64_t count = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++count;
+  if (absl::Status s = storage::FromRocksStatus(it->status(), "count");
+      !s.ok()) {
+    return s;
+  }
+  return count;
+}
+
+// Every expected record was found above; equal counts mean nothing extra is
+// stored either.
+absl::Status Verifier::CheckCounts() {
+  const struct {
+    Family family;
+    uint64_t expected;
+    absl::string_view what;
+  } expectations[] = {
+      {Family::kNodes, report_->nodes_checked, "Merkle nodes"},
+      {Family::kIdempotency, report_->requests_checked, "idempotency records"},
+      {Family::kIndex, derived_keys_, "derived keys"},
+  };
+  for (const auto& expectation : expectations) {
+    absl::StatusOr<uint64_t> count = CountRecords(expectation.family);
+    if (!count.ok()) return count.status();
+    if (*count != expectation.expected) {
+      return absl::DataLossError(
+          absl::StrCat(*count, " ", expectation.what, " are stored where the ",
+                       "log accounts for ", expectation.expected));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status VerifyLedger(const VerifyOptions& options, VerifyReport* report) {
+  VerifyReport scratch;
+  if (report == nullptr) report = &scratch;
+  *report = VerifyReport();
+  return Verifier(options, report).Run();
+}
+
+}  // namespace premium

@@ -1,0 +1,235 @@
+// premiumd: serves the premium ledger on an embedded RocksDB, or verifies a
+// data directory offline.
+//
+//   premiumd --data-dir D [--listen 127.0.0.1:50051] [--origin NAME]
+//            [--tls-cert F --tls-key F [--tls-client-ca F]]
+//   premiumd verify --data-dir D
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "ledger/ledger.h"
+#include "ledger/util/files.h"
+#include "ledger/verify.h"
+#include "services/credentials.h"
+#include "services/ledger_service.h"
+#include "spdlog/spdlog.h"
+
+namespace premium {
+namespace {
+
+constexpr char kLedgerTokenFile[] = "ledger.token";
+constexpr size_t kPemFileBytesMax = 64 * 1024;
+// The largest append request (LedgerOptions::request_bytes_max) plus
+// framing.
+constexpr int kMessageBytesMax = (64 << 20) + (1 << 20);
+constexpr absl::Duration kShutdownGrace = absl::Seconds(10);
+
+struct ServeFlags {
+  std::string data_dir;
+  std::string listen = "127.0.0.1:50051";
+  std::string origin;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
+};
+
+// The token front services present to the ledger: made on first start.
+absl::StatusOr<merkle::Hash> LedgerTokenHash(const std::string& data_dir) {
+  const std::string path = absl::StrCat(data_dir, "/", kLedgerTokenFile);
+  absl::StatusOr<std::string> token = ReadTokenFile(path);
+  if (absl::IsNotFound(token.status())) {
+    token = GenerateToken("ledger_");
+    if (!token.ok()) return token.status();
+    if (absl::Status s = WriteTokenFile(path, *token); !s.ok()) return s;
+  }
+  if (!token.ok()) return token.status();
+  return HashToken(*token);
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
+    const ServeFlags& flags) {
+  if (flags.tls_cert.empty() && flags.tls_key.empty()) {
+    if (!flags.tls_client_ca.empty()) {
+      return absl::InvalidArgumentError(
+          "--tls-client-ca needs --tls-cert and --tls-key");
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  if (flags.tls_cert.empty() || flags.tls_key.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls-cert and --tls-key go together");
+  }
+  absl::StatusOr<std::string> cert =
+      ReadSmallFile(flags.tls_cert, kPemFileBytesMax);
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key =
+      ReadSmallFile(flags.tls_key, kPemFileBytesMax);
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions options(
+      GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  options.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!flags.tls_client_ca.empty()) {
+    absl::StatusOr<std::string> ca =
+        ReadSmallFile(flags.tls_client_ca, kPemFileBytesMax);
+    if (!ca.ok()) return ca.status();
+    options.pem_root_certs = *ca;
+    options.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(options);
+}
+
+// Blocks SIGINT and SIGTERM in this thread and every thread it starts, so
+// that WaitForStopSignal can take them synchronously.
+sigset_t BlockStopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+int WaitForStopSignal(const sigset_t& signals) {
+  int signal_number = 0;
+  while (sigwait(&signals, &signal_number) != 0) {
+  }
+  return signal_number;
+}
+
+int Serve(const ServeFlags& flags) {
+  const sigset_t stop_signals = BlockStopSignals();
+  LedgerOptions options;
+  options.data_dir = flags.data_dir;
+  options.create_if_missing = true;
+  options.origin = flags.origin;
+  absl::StatusOr<std::unique_ptr<Ledger>> ledger = Ledger::Open(options);
+  if (!ledger.ok()) {
+    spdlog::error("cannot open the ledger in {}: {}", flags.data_dir,
+                  ledger.status().ToString());
+    return 1;
+  }
+  absl::StatusOr<merkle::Hash> token_hash = LedgerTokenHash(flags.data_dir);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      ServerCredentials(flags);
+  for (const absl::Status& s : {token_hash.status(), credentials.status()}) {
+    if (!s.ok()) {
+      spdlog::error("{}", s.ToString());
+      return 1;
+    }
+  }
+
+  LedgerServiceImpl ledger_service(ledger->get(), *token_hash);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(flags.listen, *credentials, &port);
+  builder.SetMaxReceiveMessageSize(kMessageBytesMax);
+  builder.RegisterService(&ledger_service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    spdlog::error("cannot listen on {}", flags.listen);
+    return 1;
+  }
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  health->SetServingStatus("wsr.premium.v1.LedgerService", true);
+
+  const std::string host = flags.listen.substr(0, flags.listen.rfind(':'));
+  // Tests and scripts read this line to learn the port (--listen HOST:0).
+  std::printf("premiumd: serving ledger \"%s\" (tree size %llu) on %s:%d\n",
+              (*ledger)->origin().c_str(),
+              static_cast<unsigned long long>((*ledger)->size()), host.c_str(),
+              port);
+  std::fflush(stdout);
+
+  const int signal_number = WaitForStopSignal(stop_signals);
+  spdlog::info("signal {}: stopping; appends in flight finish", signal_number);
+  health->SetServingStatus(false);
+  ledger_service.Stop();
+  (*ledger)->Close();
+  server->Shutdown(absl::ToChronoTime(absl::Now() + kShutdownGrace));
+  server->Wait();
+  ledger->reset();
+  spdlog::info("stopped cleanly");
+  return 0;
+}
+
+int Verify(const std::string& data_dir) {
+  VerifyOptions options;
+  options.data_dir = data_dir;
+  VerifyReport report;
+  const absl::Time start = absl::Now();
+  const absl::Status status = VerifyLedger(options, &report);
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  const double mib = static_cast<double>(report.entry_bytes) / (1 << 20);
+  if (!status.ok()) {
+    std::fprintf(stderr, "premiumd verify: FAILED: %s\n",
+                 std::string(status.message()).c_str());
+    if (report.first_bad_seq.has_value()) {
+      std::fprintf(stderr, "first bad sequence number: %llu\n",
+                   static_cast<unsigned long long>(*report.first_bad_seq));
+    }
+    return absl::IsNotFound(status) ? 2 : 1;
+  }
+  std::printf(
+      "premiumd verify: OK: %llu entries (%.1f MiB) in %.2f s (%.1f MiB/s); "
+      "%llu Merkle nodes, %llu signed checkpoints, %llu requests, %llu "
+      "derived keys checked; tree size %llu\n",
+      static_cast<unsigned long long>(report.entries_checked), mib, seconds,
+      seconds > 0 ? mib / seconds : 0.0,
+      static_cast<unsigned long long>(report.nodes_checked),
+      static_cast<unsigned long long>(report.checkpoints_checked),
+      static_cast<unsigned long long>(report.requests_checked),
+      static_cast<unsigned long long>(report.derived_keys_checked),
+      static_cast<unsigned long long>(report.tree_size));
+  return 0;
+}
+
+}  // namespace
+}  // namespace premium
+
+int main(int argc, char** argv) {
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%fZ premiumd %l: %v",
+                      spdlog::pattern_time_type::utc);
+  CLI::App app{"premiumd: the premium ledger server"};
+  app.set_help_all_flag("--help-all");
+  premium::ServeFlags serve;
+  app.add_option("--data-dir", serve.data_dir,
+                 "ledger data directory (created on first start)");
+  app.add_option("--listen", serve.listen, "address to serve gRPC on")
+      ->capture_default_str();
+  app.add_option("--origin", serve.origin,
+                 "checkpoint origin, set once when the ledger is created");
+  app.add_option("--tls-cert", serve.tls_cert, "server certificate (PEM)");
+  app.add_option("--tls-key", serve.tls_key, "server private key (PEM)");
+  app.add_option("--tls-client-ca", serve.tls_client_ca,
+                 "CA (PEM) whose client certificates are required");
+
+  std::string verify_dir;
+  CLI::App* verify =
+      app.add_subcommand("verify", "verify a data directory offline");
+  verify->add_option("--data-dir", verify_dir, "ledger data directory")
+      ->required();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error);
+  }
+  if (verify->parsed()) return premium::Verify(verify_dir);
+  if (serve.data_dir.empty()) {
+    std::fprintf(stderr, "premiumd: --data-dir is required\n");
+    return 2;
+  }
+  return premium::Serve(serve);
+}
