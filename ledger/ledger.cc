@@ -56,6 +56,9 @@ absl::Status ValidateDerivedKeys(uint64_t entry_index,
         kDerivedKeysPerEntryMax, " keys"));
   }
   for (const auto* list : {&keys.unique_keys, &keys.lookup_keys}) {
+    // A key listed twice would be stored once but counted twice by
+    // verification, which would then reject a healthy ledger.
+    absl::flat_hash_set<absl::string_view> seen;
     for (const std::string& key : *list) {
       // A NUL would let one lookup key's prefix match another's.
       if (key.empty() || key.size() > kDerivedKeyLengthMax ||
@@ -64,7 +67,24 @@ absl::Status ValidateDerivedKeys(uint64_t entry_index,
             "entries[", entry_index, "] derives a malformed key \"",
             absl::CHexEscape(key), "\""));
       }
+      if (!seen.insert(key).second) {
+        return absl::InternalError(
+            absl::StrCat("entries[", entry_index, "] derives the key \"",
+                         absl::CHexEscape(key), "\" twice"));
+      }
     }
+  }
+  return absl::OkStatus();
+}
+
+// A key to look up: what an indexer may derive. Anything else cannot be
+// stored, and a NUL would read another key's records as this one's.
+absl::Status ValidateQueryKey(absl::string_view key) {
+  if (key.empty() || key.size() > kDerivedKeyLengthMax ||
+      key.find('\0') != absl::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a derived key is 1 to ", kDerivedKeyLengthMax,
+        " bytes without NUL; got \"", absl::CHexEscape(key), "\""));
   }
   return absl::OkStatus();
 }
@@ -192,6 +212,9 @@ class Ledger::Impl {
   void Close() {
     absl::MutexLock lock(&mu_);
     closed_ = true;
+    // WaitForGrowth returns once the ledger closes: wake every waiter now
+    // rather than at its deadline.
+    grown_.SignalAll();
   }
   uint64_t size() const { return size_.load(std::memory_order_acquire); }
   absl::StatusOr<std::vector<StoredEntry>> ReadEntries(uint64_t begin_seq,
@@ -359,10 +382,14 @@ absl::StatusOr<AppendReceipt> Ledger::Impl::Append(
   writer.bytes = RequestBytes(request);
   writer.keys.resize(request.entries.size());
   if (options_.indexer != nullptr) {
+    // The entry as it will be stored, but for seq and append time.
     Entry entry;
     entry.set_actor(request.actor);
     entry.set_idempotency_key(request.idempotency_key);
+    entry.set_request_entry_count(
+        static_cast<uint32_t>(request.entries.size()));
     for (size_t i = 0; i < request.entries.size(); ++i) {
+      entry.set_request_index(static_cast<uint32_t>(i));
       entry.set_kind(request.entries[i].kind);
       entry.set_payload(request.entries[i].payload);
       if (absl::Status s = options_.indexer->Derive(entry, &writer.keys[i]);
@@ -721,6 +748,7 @@ absl::StatusOr<merkle::Hash> Ledger::Impl::RootAt(uint64_t tree_size) const {
 
 absl::StatusOr<uint64_t> Ledger::Impl::FindUnique(
     absl::string_view unique_key) const {
+  if (absl::Status s = ValidateQueryKey(unique_key); !s.ok()) return s;
   absl::StatusOr<std::optional<std::string>> bytes =
       store_->Get(Family::kIndex, storage::UniqueIndexKey(unique_key));
   if (!bytes.ok()) return bytes.status();
@@ -739,6 +767,7 @@ absl::StatusOr<uint64_t> Ledger::Impl::FindUnique(
 absl::StatusOr<std::vector<uint64_t>> Ledger::Impl::FindByLookupKey(
     absl::string_view lookup_key, std::optional<uint64_t> after_seq,
     size_t max_results) const {
+  if (absl::Status s = ValidateQueryKey(lookup_key); !s.ok()) return s;
   const std::string prefix = storage::LookupIndexPrefix(lookup_key);
   const uint64_t committed = size();
   std::vector<uint64_t> seqs;

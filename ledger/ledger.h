@@ -57,7 +57,9 @@ class Indexer {
  public:
   virtual ~Indexer() = default;
   // Fills `keys` for `entry` (whose seq and append time are not yet set when
-  // called for an append). A non-OK status refuses the append with it.
+  // called for an append). A non-OK status refuses the append with it. Each
+  // key is 1 to kDerivedKeyLengthMax bytes without NUL, and listed once per
+  // entry; an append whose keys break this fails with Internal.
   virtual absl::Status Derive(const wsr::premium::v1::Entry& entry,
                               DerivedKeys* keys) const = 0;
 };
@@ -194,10 +196,12 @@ class Ledger {
   // The root hash of the tree of `tree_size` entries (<= size()).
   absl::StatusOr<merkle::Hash> RootAt(uint64_t tree_size) const;
 
-  // The entry that holds `unique_key`, or NotFound.
+  // The entry that holds `unique_key`, or NotFound. InvalidArgument for a
+  // key no indexer may derive (empty, over kDerivedKeyLengthMax, or with a
+  // NUL).
   absl::StatusOr<uint64_t> FindUnique(absl::string_view unique_key) const;
   // Entries holding `lookup_key`, ascending, after `after_seq` (nullopt:
-  // from the first), at most `max_results`.
+  // from the first), at most `max_results`. InvalidArgument as FindUnique.
   absl::StatusOr<std::vector<uint64_t>> FindByLookupKey(
       absl::string_view lookup_key, std::optional<uint64_t> after_seq,
       size_t max_results) const;

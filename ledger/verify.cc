@@ -51,6 +51,8 @@ class Verifier {
   absl::Status CloseRequest(uint64_t last_seq);
   absl::Status CheckNode(const merkle::NodeId& id, const merkle::Hash& hash);
   absl::Status CheckCheckpointsUpTo(uint64_t tree_size);
+  // The size of the next checkpoint the walk has not reached yet.
+  std::optional<uint64_t> NextCheckpointSize() const;
   absl::Status CheckDerivedKeys(uint64_t seq, const Entry& entry);
   absl::Status CheckCounts();
   absl::StatusOr<uint64_t> CountRecords(Family family) const;
@@ -68,6 +70,7 @@ class Verifier {
   // so each walks its level once, sequentially.
   std::array<std::unique_ptr<rocksdb::Iterator>, kLevelsMax> level_iterators_;
   std::unique_ptr<rocksdb::Iterator> checkpoints_;
+  uint64_t last_checkpoint_size_ = 0;
   uint64_t derived_keys_ = 0;
 };
 
@@ -133,6 +136,9 @@ absl::Status Verifier::Run() {
   checkpoints_ = store_->NewIterator(Family::kCheckpoints);
   checkpoints_->SeekToFirst();
   if (absl::Status s = CheckCheckpointsUpTo(0); !s.ok()) return s;
+  if (report_->checkpoints_checked != 1) {
+    return absl::DataLossError("no checkpoint for the empty tree");
+  }
 
   std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(Family::kEntries);
   uint64_t seq = 0;
@@ -172,8 +178,8 @@ absl::Status Verifier::Run() {
     return absl::DataLossError(
         "a checkpoint is stored for a tree size the ledger never had");
   }
-  if (report_->checkpoints_checked == 0 ||
-      range_.size() != tree_size_) {
+  if (report_->checkpoints_checked == 0 || range_.size() != tree_size_ ||
+      last_checkpoint_size_ != tree_size_) {
     return absl::DataLossError("no checkpoint at the committed tree size");
   }
   return CheckCounts();
@@ -192,13 +198,15 @@ absl::Status Verifier::CheckEntry(uint64_t seq, absl::string_view bytes) {
     return BadSeq(report_, seq, "append time goes back");
   }
   last_append_time_micros_ = entry.append_time_micros();
-  if (absl::Status s = CheckRequest(seq, entry); !s.ok()) return s;
+  // The tree first: a changed entry fails its own leaf here, whereas the
+  // request check would blame the request's first entry.
   absl::Status node_status;
   range_.Append(merkle::HashLeaf(std::string_view(bytes.data(), bytes.size())),
                 [&](merkle::NodeId id, const merkle::Hash& hash) {
                   if (node_status.ok()) node_status = CheckNode(id, hash);
                 });
   if (!node_status.ok()) return node_status;
+  if (absl::Status s = CheckRequest(seq, entry); !s.ok()) return s;
   if (absl::Status s = CheckDerivedKeys(seq, entry); !s.ok()) return s;
   report_->entries_checked += 1;
   report_->entry_bytes += bytes.size();
@@ -259,6 +267,19 @@ absl::Status Verifier::CloseRequest(uint64_t last_seq) {
     return BadSeq(report_, request.first_seq,
                   "the request does not match its idempotency record");
   }
+  // One group committed the whole request and signed a checkpoint at its
+  // end, the first one after the request's last entry (the checkpoint
+  // iterator stands there now). The receipt's tree size must name it.
+  const std::optional<uint64_t> group_end = NextCheckpointSize();
+  if (!group_end.has_value() || *group_end != record->tree_size) {
+    return BadSeq(
+        report_, request.first_seq,
+        absl::StrCat("the idempotency record says the request was committed "
+                     "at tree size ",
+                     record->tree_size, " but the next checkpoint is ",
+                     group_end.has_value() ? absl::StrCat("at ", *group_end)
+                                           : std::string("missing")));
+  }
   report_->requests_checked += 1;
   request_.reset();
   return absl::OkStatus();
@@ -291,6 +312,14 @@ absl::Status Verifier::CheckNode(const merkle::NodeId& id,
   return absl::OkStatus();
 }
 
+std::optional<uint64_t> Verifier::NextCheckpointSize() const {
+  if (!checkpoints_->Valid()) return std::nullopt;
+  absl::StatusOr<uint64_t> size = storage::DecodeFixed64(absl::string_view(
+      checkpoints_->key().data(), checkpoints_->key().size()));
+  if (!size.ok()) return std::nullopt;
+  return *size;
+}
+
 absl::Status Verifier::CheckCheckpointsUpTo(uint64_t tree_size) {
   for (; checkpoints_->Valid(); checkpoints_->Next()) {
     absl::StatusOr<uint64_t> size = storage::DecodeFixed64(absl::string_view(
@@ -321,6 +350,7 @@ absl::Status Verifier::CheckCheckpointsUpTo(uint64_t tree_size) {
                                  *size));
     }
     report_->checkpoints_checked += 1;
+    last_checkpoint_size_ = *size;
   }
   return storage::FromRocksStatus(checkpoints_->status(), "checkpoint scan");
 }

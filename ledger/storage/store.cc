@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "ledger/storage/format.h"
 #include "rocksdb/cache.h"
+#include "rocksdb/env.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
 #include "rocksdb/table.h"
@@ -65,6 +66,15 @@ absl::Status FromRocksStatus(const rocksdb::Status& status,
 }
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const Options& options) {
+  // Checked first because RocksDB would otherwise create the directory (read
+  // write), or report a missing database as an I/O error (read only).
+  if (options.mode != Mode::kReadWriteCreate &&
+      rocksdb::Env::Default()
+          ->FileExists(absl::StrCat(options.path, "/CURRENT"))
+          .IsNotFound()) {
+    return absl::NotFoundError(
+        absl::StrCat("no ledger database at ", options.path));
+  }
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = options.mode == Mode::kReadWriteCreate;
   db_options.create_missing_column_families =

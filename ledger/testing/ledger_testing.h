@@ -80,8 +80,8 @@ MATCHER(IsOk, negation ? "isn't OK" : "is OK") {
 // (returning from the current function) with the status.
 #define PL_ASSERT_OK_AND_ASSIGN(lhs, rexpr) \
   PL_ASSERT_OK_AND_ASSIGN_IMPL(PL_CONCAT(status_or_, __LINE__), lhs, rexpr)
-#define PL_ASSERT_OK_AND_ASSIGN_IMPL(status_or, lhs, rexpr)              \
-  auto status_or = (rexpr);                                              \
+#define PL_ASSERT_OK_AND_ASSIGN_IMPL(status_or, lhs, rexpr)            \
+  auto status_or = (rexpr);                                            \
   ASSERT_TRUE(status_or.ok()) << #rexpr << ": " << status_or.status(); \
   lhs = std::move(status_or).value()
 
@@ -166,6 +166,8 @@ class FakeClock {
 // Derives keys from a text payload:
 //   "invoice:X"     unique "inv/X", lookup "party/<actor>"
 //   "lookup:a,b"    lookups "a" and "b"
+//   "position:"     lookup "position/<actor>/<key>/<kind>/<request_index>/
+//                   <request_entry_count>": all an indexer may rely on
 //   "reject:..."    refuses with FailedPrecondition("test indexer rejects")
 //   "malformed:empty|nul|long|many"   keys the ledger must refuse
 //   anything else   no keys
@@ -181,6 +183,11 @@ class TestIndexer : public Indexer {
       for (absl::string_view key : absl::StrSplit(rest, ',')) {
         keys->lookup_keys.push_back(std::string(key));
       }
+    } else if (absl::ConsumePrefix(&rest, "position:")) {
+      keys->lookup_keys.push_back(
+          absl::StrCat("position/", entry.actor(), "/", entry.idempotency_key(),
+                       "/", entry.kind(), "/", entry.request_index(), "/",
+                       entry.request_entry_count()));
     } else if (absl::ConsumePrefix(&rest, "reject:")) {
       return absl::FailedPreconditionError("test indexer rejects");
     } else if (absl::ConsumePrefix(&rest, "malformed:")) {
@@ -252,7 +259,14 @@ class RawDb {
     db_->Close();
   }
 
-  enum Family { kMeta = 0, kEntries, kNodes, kCheckpoints, kIdempotency, kIndex };
+  enum Family {
+    kMeta = 0,
+    kEntries,
+    kNodes,
+    kCheckpoints,
+    kIdempotency,
+    kIndex
+  };
 
   std::optional<std::string> Get(Family family, absl::string_view key) {
     std::string value;
@@ -264,10 +278,10 @@ class RawDb {
     return value;
   }
   void Put(Family family, absl::string_view key, absl::string_view value) {
-    const rocksdb::Status status = db_->Put(
-        rocksdb::WriteOptions(), handles_[family],
-        rocksdb::Slice(key.data(), key.size()),
-        rocksdb::Slice(value.data(), value.size()));
+    const rocksdb::Status status =
+        db_->Put(rocksdb::WriteOptions(), handles_[family],
+                 rocksdb::Slice(key.data(), key.size()),
+                 rocksdb::Slice(value.data(), value.size()));
     EXPECT_TRUE(status.ok()) << status.ToString();
   }
   void Delete(Family family, absl::string_view key) {
@@ -275,6 +289,14 @@ class RawDb {
         db_->Delete(rocksdb::WriteOptions(), handles_[family],
                     rocksdb::Slice(key.data(), key.size()));
     EXPECT_TRUE(status.ok()) << status.ToString();
+  }
+  // Writes every memtable to a table file.
+  void Flush() {
+    for (rocksdb::ColumnFamilyHandle* handle : handles_) {
+      const rocksdb::Status status =
+          db_->Flush(rocksdb::FlushOptions(), handle);
+      EXPECT_TRUE(status.ok()) << status.ToString();
+    }
   }
   // Every key of a family, in order.
   std::vector<std::string> Keys(Family family) {
