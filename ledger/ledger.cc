@@ -768,6 +768,9 @@ absl::StatusOr<std::vector<uint64_t>> Ledger::Impl::FindByLookupKey(
     absl::string_view lookup_key, std::optional<uint64_t> after_seq,
     size_t max_results) const {
   if (absl::Status s = ValidateQueryKey(lookup_key); !s.ok()) return s;
+  if (max_results == 0 || max_results > options_.read_entries_max) {
+    max_results = options_.read_entries_max;
+  }
   const std::string prefix = storage::LookupIndexPrefix(lookup_key);
   const uint64_t committed = size();
   std::vector<uint64_t> seqs;
@@ -801,6 +804,15 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(LedgerOptions options) {
   }
   if (!options.origin.empty()) {
     if (absl::Status s = ValidateOrigin(options.origin); !s.ok()) return s;
+  }
+  // Entries record their place in a request in 32 bits.
+  if (options.request_entries_max == 0 ||
+      options.request_entries_max > UINT32_MAX ||
+      options.pending_requests_max == 0 || options.read_entries_max == 0 ||
+      options.group_bytes_max == 0 || options.request_bytes_max == 0) {
+    return absl::InvalidArgumentError(
+        "ledger limits must be positive, and request_entries_max at most "
+        "2^32 - 1");
   }
   if (options.create_if_missing) {
     if (absl::Status s = MakeDirectory(options.data_dir); !s.ok()) return s;

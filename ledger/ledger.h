@@ -201,7 +201,8 @@ class Ledger {
   // NUL).
   absl::StatusOr<uint64_t> FindUnique(absl::string_view unique_key) const;
   // Entries holding `lookup_key`, ascending, after `after_seq` (nullopt:
-  // from the first), at most `max_results`. InvalidArgument as FindUnique.
+  // from the first), at most `max_results` (0, or more than
+  // read_entries_max: read_entries_max). InvalidArgument as FindUnique.
   absl::StatusOr<std::vector<uint64_t>> FindByLookupKey(
       absl::string_view lookup_key, std::optional<uint64_t> after_seq,
       size_t max_results) const;

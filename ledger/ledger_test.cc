@@ -767,7 +767,8 @@ TEST_F(IndexedLedgerTest, FindUniqueAndFindByLookupKey) {
   EXPECT_THAT(find("party/brand:a", UINT64_MAX, 100), IsEmpty());
   EXPECT_THAT(find("party/brand:a", std::nullopt, 2), ElementsAre(0, 2));
   EXPECT_THAT(find("party/brand:a", 2, 1), ElementsAre(3));
-  EXPECT_THAT(find("party/brand:a", std::nullopt, 0), IsEmpty());
+  // 0 means the configured limit, as for ReadEntries.
+  EXPECT_THAT(find("party/brand:a", std::nullopt, 0), ElementsAre(0, 2, 3, 5));
   // A key that is a prefix of another does not see the other's entries.
   EXPECT_THAT(find("p", std::nullopt, 100), ElementsAre(4));
   EXPECT_THAT(find("pq", std::nullopt, 100), ElementsAre(4, 6));

@@ -73,8 +73,9 @@ class CheckpointSigner {
   static constexpr absl::string_view kPublicKeyFile = "signing_key.pub.pem";
 
   // Creates a new key in `dir`: the private key (PKCS#8 PEM) with mode 0600
-  // and the public key (PEM) with mode 0644. AlreadyExists if a key is there:
-  // a ledger's key is never replaced silently.
+  // and the public key (PEM) with mode 0644. AlreadyExists if a private key
+  // is there: a ledger's key is never replaced silently. A public key file
+  // without its private key (a crash between the two writes) is replaced.
   static absl::StatusOr<std::unique_ptr<CheckpointSigner>> CreateInDirectory(
       const std::string& dir);
   // Loads the key made by CreateInDirectory. NotFound if absent;

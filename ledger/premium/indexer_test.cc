@@ -151,8 +151,7 @@ TEST(PremiumIndexerTest, PayrollLine) {
   line.set_premium_micros(12'340'000);
   line.set_currency("USD");
   line.set_code_sha256(kEmptySha256);
-  absl::StatusOr<DerivedKeys> keys =
-      Derive(MakeEntry(kPayrollLineKind, line));
+  absl::StatusOr<DerivedKeys> keys = Derive(MakeEntry(kPayrollLineKind, line));
   ASSERT_THAT(keys, IsOk());
   EXPECT_THAT(keys->unique_keys,
               ElementsAre(std::string("code/") + kEmptySha256Hex));
@@ -218,11 +217,9 @@ TEST(PremiumIndexerTest, ReversalOfTheLargestSeq) {
   pb::Reversal reversal;
   reversal.set_reversed_seq(std::numeric_limits<uint64_t>::max());
   reversal.set_reason("r");
-  absl::StatusOr<DerivedKeys> keys =
-      Derive(MakeEntry(kReversalKind, reversal));
+  absl::StatusOr<DerivedKeys> keys = Derive(MakeEntry(kReversalKind, reversal));
   ASSERT_THAT(keys, IsOk());
-  EXPECT_THAT(keys->unique_keys,
-              ElementsAre("reversal/18446744073709551615"));
+  EXPECT_THAT(keys->unique_keys, ElementsAre("reversal/18446744073709551615"));
 }
 
 // The ledger derives keys before an entry has a seq and verification
@@ -356,7 +353,7 @@ TEST(PremiumIndexerTest, UnknownKindIsInvalidArgument) {
 TEST(PremiumIndexerTest, PayloadThatDoesNotParseIsInvalidArgument) {
   const std::vector<std::string> garbage = {
       std::string("\xff", 1),              // A truncated varint tag.
-      std::string("\x0a\x05" "ab", 4),     // Field 1 claims 5 bytes, has 2.
+      std::string("\x0a\x05\x61\x62", 4),  // Field 1 claims 5 bytes, has 2.
       std::string("\x08", 1),              // A tag without its value.
       std::string("\x00\x00", 2),          // Field number 0.
       std::string("\x0f", 1),              // Wire type 7 does not exist.
@@ -374,8 +371,7 @@ TEST(PremiumIndexerTest, PayloadThatDoesNotParseIsInvalidArgument) {
       entry.set_payload(payload);
       DerivedKeys keys;
       EXPECT_THAT(PremiumIndexer().Derive(entry, &keys),
-                  StatusIs(absl::StatusCode::kInvalidArgument,
-                           HasSubstr(kind)))
+                  StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(kind)))
           << kind << " " << absl::CHexEscape(payload);
       EXPECT_THAT(keys.unique_keys, IsEmpty()) << kind;
       EXPECT_THAT(keys.lookup_keys, IsEmpty()) << kind;

@@ -9,6 +9,7 @@
 #include <functional>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -33,7 +34,7 @@ using ::testing::StartsWith;
 
 constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
 
-// Quantities in whole and thousandths of a unit, as micros.
+// Whole units (of quantity or money) as micros.
 constexpr int64_t Units(int64_t units) { return units * kMicrosPerUnit; }
 
 // The Fair Food Program: 0.01 USD per lb, all of it for workers.
@@ -86,9 +87,7 @@ ProgramVersionRecord Record(uint64_t seq, pb::ProgramVersion version,
   return record;
 }
 
-absl::CivilDay Day(const std::string& text) {
-  return *ParseDate("date", text);
-}
+absl::CivilDay Day(const std::string& text) { return *ParseDate("date", text); }
 
 // ---------------------------------------------------------------------------
 // ValidateProgramVersion.
@@ -160,7 +159,8 @@ TEST(ValidateProgramVersionTest, RefusesEachBrokenFieldNamingIt) {
       {"unit", [](pb::ProgramVersion& v) { v.set_unit(""); }},
       {"unit", [](pb::ProgramVersion& v) { v.set_unit("LB"); }},
       {"unit", [](pb::ProgramVersion& v) { v.set_unit("lbs"); }},
-      {"worker_rate", [](pb::ProgramVersion& v) { v.set_worker_rate_micros(0); }},
+      {"worker_rate",
+       [](pb::ProgramVersion& v) { v.set_worker_rate_micros(0); }},
       {"worker_rate",
        [](pb::ProgramVersion& v) { v.set_worker_rate_micros(-10'000); }},
       {"worker_rate",
@@ -188,7 +188,9 @@ TEST(ValidateProgramVersionTest, RefusesEachBrokenFieldNamingIt) {
          v.set_distribution_deadline_days(kDaysMax + 1);
        }},
       {"allocation",
-       [](pb::ProgramVersion& v) { v.set_allocation(pb::ALLOCATION_UNSPECIFIED); }},
+       [](pb::ProgramVersion& v) {
+         v.set_allocation(pb::ALLOCATION_UNSPECIFIED);
+       }},
       // A value no enumerator names, as a newer writer could send: field 9,
       // varint 7.
       {"allocation",
@@ -223,9 +225,9 @@ TEST(ValidateProgramVersionTest, RefusesEachBrokenFieldNamingIt) {
   for (const Case& c : cases) {
     pb::ProgramVersion version = FairFoodProgram();
     c.breaks(version);
-    EXPECT_THAT(ValidateProgramVersion(version),
-                StatusIs(absl::StatusCode::kInvalidArgument,
-                         StartsWith(c.field)))
+    EXPECT_THAT(
+        ValidateProgramVersion(version),
+        StatusIs(absl::StatusCode::kInvalidArgument, StartsWith(c.field)))
         << version.ShortDebugString();
   }
 }
@@ -260,12 +262,12 @@ TEST(ProgramHistoryTest, FindsTheVersionInForceWhateverTheOrderOfAdding) {
 
   // The day before the program starts: no rate, and the message says when it
   // starts.
-  EXPECT_THAT(history.InForceOn(Day("2023-12-31")),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("2024-01-01")));
-  EXPECT_THAT(history.InForceOn(Day("1990-01-01")),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("2024-01-01")));
+  EXPECT_THAT(
+      history.InForceOn(Day("2023-12-31")),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("2024-01-01")));
+  EXPECT_THAT(
+      history.InForceOn(Day("1990-01-01")),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("2024-01-01")));
 
   const struct {
     std::string day;
@@ -292,8 +294,7 @@ TEST(ProgramHistoryTest, FindsTheVersionInForceWhateverTheOrderOfAdding) {
 
 TEST(ProgramHistoryTest, RefusesAChangeOfCurrencyOrUnit) {
   ProgramHistory history;
-  ASSERT_THAT(history.Add(Record(1, FairFoodProgram(), "2024-01-01")),
-              IsOk());
+  ASSERT_THAT(history.Add(Record(1, FairFoodProgram(), "2024-01-01")), IsOk());
 
   pb::ProgramVersion in_euros = FairFoodProgram();
   in_euros.set_currency("EUR");
@@ -317,16 +318,14 @@ TEST(ProgramHistoryTest, RefusesAChangeOfCurrencyOrUnit) {
 
 TEST(ProgramHistoryTest, RefusesADuplicateEffectiveDate) {
   ProgramHistory history;
-  ASSERT_THAT(history.Add(Record(1, FairFoodProgram(), "2024-01-01")),
-              IsOk());
-  ASSERT_THAT(history.Add(Record(2, FairFoodProgram(), "2024-06-01")),
-              IsOk());
+  ASSERT_THAT(history.Add(Record(1, FairFoodProgram(), "2024-01-01")), IsOk());
+  ASSERT_THAT(history.Add(Record(2, FairFoodProgram(), "2024-06-01")), IsOk());
   pb::ProgramVersion changed = FairFoodProgram();
   changed.set_worker_rate_micros(20'000);
   for (const std::string date : {"2024-01-01", "2024-06-01"}) {
-    EXPECT_THAT(history.Add(Record(3, changed, date)),
-                StatusIs(absl::StatusCode::kFailedPrecondition,
-                         HasSubstr(date)))
+    EXPECT_THAT(
+        history.Add(Record(3, changed, date)),
+        StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr(date)))
         << date;
   }
   ASSERT_EQ(history.versions().size(), 2u);
@@ -400,8 +399,8 @@ TEST(ComputePurchasePremiumTest, HundredweightProgram) {
   ExpectPremium(MilkWithDignity(), Units(25'000), Unit::kPound, 15'000'000,
                 12'500'000);
   // The same milk reported in cwt owes the same.
-  ExpectPremium(MilkWithDignity(), Units(250), Unit::kHundredweight,
-                15'000'000, 12'500'000);
+  ExpectPremium(MilkWithDignity(), Units(250), Unit::kHundredweight, 15'000'000,
+                12'500'000);
   // 1 lb = 0.01 cwt; x 0.06 = 0.0006; x 0.05 = 0.0005.
   ExpectPremium(MilkWithDignity(), Units(1), Unit::kPound, 600, 500);
 }
@@ -417,9 +416,8 @@ TEST(ComputePurchasePremiumTest, KilogramsToAHundredweightProgram) {
 TEST(ComputePurchasePremiumTest, CountsDoNotConvertToWeights) {
   EXPECT_THAT(ComputePurchasePremium(FairFoodProgram(), Units(10), Unit::kEach),
               StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(
-      ComputePurchasePremium(MilkWithDignity(), Units(10), Unit::kEach),
-      StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ComputePurchasePremium(MilkWithDignity(), Units(10), Unit::kEach),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   pb::ProgramVersion per_each = FairFoodProgram();
   per_each.set_unit("each");
   EXPECT_THAT(ComputePurchasePremium(per_each, Units(10), Unit::kPound),
@@ -495,7 +493,8 @@ TEST(ComputePurchasePremiumTest, OverflowIsOutOfRange) {
   version.set_supplier_rate_micros(kInt64Max / 2);
   // Huge quantity x huge rate: far beyond int64 (and, through the kg to lb
   // ratio 100000000/45359237, beyond 128 bits in the intermediate).
-  for (const Unit unit : {Unit::kPound, Unit::kKilogram, Unit::kHundredweight}) {
+  for (const Unit unit :
+       {Unit::kPound, Unit::kKilogram, Unit::kHundredweight}) {
     EXPECT_THAT(ComputePurchasePremium(version, kMaxMicros, unit),
                 StatusIs(absl::StatusCode::kOutOfRange))
         << UnitName(unit);
@@ -504,9 +503,9 @@ TEST(ComputePurchasePremiumTest, OverflowIsOutOfRange) {
   // (9,223,372,036,854.775807).
   version.set_worker_rate_micros(Units(1000));
   version.set_supplier_rate_micros(0);
-  EXPECT_THAT(ComputePurchasePremium(version, Units(10'000'000'000),
-                                     Unit::kPound),
-              StatusIs(absl::StatusCode::kOutOfRange));
+  EXPECT_THAT(
+      ComputePurchasePremium(version, Units(10'000'000'000), Unit::kPound),
+      StatusIs(absl::StatusCode::kOutOfRange));
   // The rates themselves overflow when added.
   version.set_worker_rate_micros(kInt64Max);
   version.set_supplier_rate_micros(1);
@@ -529,8 +528,8 @@ TEST(ComputePurchasePremiumTest, MidSeasonRateChange) {
     absl::StatusOr<const ProgramVersionRecord*> in_force =
         history.InForceOn(Day(date));
     if (!in_force.ok()) return in_force.status();
-    absl::StatusOr<PurchasePremium> premium = ComputePurchasePremium(
-        (*in_force)->version, Units(1000), Unit::kPound);
+    absl::StatusOr<PurchasePremium> premium =
+        ComputePurchasePremium((*in_force)->version, Units(1000), Unit::kPound);
     if (!premium.ok()) return premium.status();
     return std::make_pair((*in_force)->seq, *premium);
   };
@@ -552,9 +551,9 @@ TEST(ComputePurchasePremiumTest, MidSeasonRateChange) {
   EXPECT_EQ(march->second.worker_premium_micros, 15'000'000);
 
   // Before the program: no premium can be computed.
-  EXPECT_THAT(premium_on("2024-12-31"),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("2025-01-01")));
+  EXPECT_THAT(
+      premium_on("2024-12-31"),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("2025-01-01")));
 }
 
 // ---------------------------------------------------------------------------
@@ -562,8 +561,7 @@ TEST(ComputePurchasePremiumTest, MidSeasonRateChange) {
 
 TEST(WorkerPortionMicrosTest, SeedPrograms) {
   // BK: 150.00 x 0.01 / 0.015 = 100.000000.
-  EXPECT_EQ(*WorkerPortionMicros(BurgerKingVariant(), Units(150)),
-            Units(100));
+  EXPECT_EQ(*WorkerPortionMicros(BurgerKingVariant(), Units(150)), Units(100));
   // FFP: 150.00 x 0.01 / 0.01 = 150.000000, all of it.
   EXPECT_EQ(*WorkerPortionMicros(FairFoodProgram(), Units(150)), Units(150));
   // MwD: 15.00 x 0.05 / 0.06 = 12.500000.

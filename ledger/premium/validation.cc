@@ -63,7 +63,7 @@ size_t Utf8SequenceLength(absl::string_view text, size_t i) {
   }
   static constexpr uint32_t kMinimum[] = {0, 0, 0x80, 0x800, 0x10000};
   if (code_point < kMinimum[length] || code_point > 0x10FFFF ||
-      false) {
+      (code_point >= 0xD800 && code_point <= 0xDFFF)) {
     return 0;
   }
   return length;

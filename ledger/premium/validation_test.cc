@@ -54,9 +54,9 @@ TEST(ValidateIdTest, AcceptsTheGrammar) {
 TEST(ValidateIdTest, AcceptsExactly64Characters) {
   ASSERT_EQ(kIdLengthMax, 64u);
   EXPECT_THAT(ValidateId("brand_id", std::string(64, 'x')), IsOk());
-  EXPECT_THAT(ValidateId("brand_id", std::string(65, 'x')),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       StartsWith("brand_id ")));
+  EXPECT_THAT(
+      ValidateId("brand_id", std::string(65, 'x')),
+      StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("brand_id ")));
 }
 
 TEST(ValidateIdTest, RefusesEverythingElseNamingTheField) {
@@ -78,9 +78,9 @@ TEST(ValidateIdTest, RefusesEverythingElseNamingTheField) {
       "a b",
       "\ta",
       "a\n",
-      "café",           // U+00E9 as UTF-8
-      "\xC3\xA9",       // é alone
-      "ｂrand",         // fullwidth b
+      "café",      // U+00E9 as UTF-8
+      "\xC3\xA9",  // é alone
+      "ｂrand",    // fullwidth b
       "a/b",
       "/",
       "a\\b",
@@ -101,13 +101,13 @@ TEST(ValidateIdTest, RefusesEverythingElseNamingTheField) {
 }
 
 TEST(ValidateIdTest, MessageQuotesTheIdEscaped) {
-  EXPECT_THAT(ValidateId("worker_id", "Bad\nId"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("\"Bad\\nId\"")));
+  EXPECT_THAT(
+      ValidateId("worker_id", "Bad\nId"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("\"Bad\\nId\"")));
   // An over-long id is shown truncated, with its length.
-  EXPECT_THAT(ValidateId("worker_id", std::string(500, 'a')),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("(500 bytes)")));
+  EXPECT_THAT(
+      ValidateId("worker_id", std::string(500, 'a')),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("(500 bytes)")));
 }
 
 // ---------------------------------------------------------------------------
@@ -120,12 +120,12 @@ TEST(ValidateTextTest, AcceptsUtf8) {
       "Coalición de Trabajadores de Immokalee",
       "Milk with Dignity — Vermont",  // U+2014, 3 bytes
       "Ação, ñandú, Œuvre",
-      "工人",                         // 3-byte CJK
-      "\xF0\x9F\x8D\x85",             // U+1F345, 4 bytes
-      "\xF4\x8F\xBF\xBF",             // U+10FFFF, the last code point
-      "\xC2\xA0",                     // U+00A0 no-break space: not a control
-      "\xEE\x80\x80",                 // U+E000, just after the surrogates
-      "\xED\x9F\xBF",                 // U+D7FF, just before them
+      "工人",              // 3-byte CJK
+      "\xF0\x9F\x8D\x85",  // U+1F345, 4 bytes
+      "\xF4\x8F\xBF\xBF",  // U+10FFFF, the last code point
+      "\xC2\xA0",          // U+00A0 no-break space: not a control
+      "\xEE\x80\x80",      // U+E000, just after the surrogates
+      "\xED\x9F\xBF",      // U+D7FF, just before them
       "~ !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}",
   };
   for (const std::string& text : accepted) {
@@ -135,9 +135,9 @@ TEST(ValidateTextTest, AcceptsUtf8) {
 }
 
 TEST(ValidateTextTest, RefusesEmpty) {
-  EXPECT_THAT(ValidateText("reason", "", kNoteLengthMax),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       StartsWith("reason ")));
+  EXPECT_THAT(
+      ValidateText("reason", "", kNoteLengthMax),
+      StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("reason ")));
 }
 
 TEST(ValidateTextTest, RefusesControlCharacters) {
@@ -161,43 +161,43 @@ TEST(ValidateTextTest, RefusesControlCharacters) {
       "\xC2\x9F",
   };
   for (const std::string& text : refused) {
-    EXPECT_THAT(ValidateText("note", text, kNoteLengthMax),
-                StatusIs(absl::StatusCode::kInvalidArgument,
-                         StartsWith("note ")))
+    EXPECT_THAT(
+        ValidateText("note", text, kNoteLengthMax),
+        StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("note ")))
         << Shown(text);
   }
 }
 
 TEST(ValidateTextTest, RefusesInvalidUtf8) {
   const std::vector<std::string> refused = {
-      "\x80",                  // a continuation byte without a lead
-      "a\xBF",                 //
-      "\xFF",                  // never valid
-      "\xFE",                  //
-      "\xF8\x88\x80\x80\x80",  // 5-byte form
-      "\xC0\xAF",              // overlong '/'
-      "\xC1\xBF",              // overlong U+007F
-      "\xE0\x80\xAF",          // overlong '/', 3 bytes
-      "\xE0\x9F\xBF",          // overlong U+07FF
-      "\xF0\x80\x80\xAF",      // overlong '/', 4 bytes
-      "\xF0\x8F\xBF\xBF",      // overlong U+FFFF
-      "\xED\xA0\x80",          // U+D800, a surrogate
-      "\xED\xBF\xBF",          // U+DFFF, a surrogate
+      "\x80",                      // a continuation byte without a lead
+      "a\xBF",                     //
+      "\xFF",                      // never valid
+      "\xFE",                      //
+      "\xF8\x88\x80\x80\x80",      // 5-byte form
+      "\xC0\xAF",                  // overlong '/'
+      "\xC1\xBF",                  // overlong U+007F
+      "\xE0\x80\xAF",              // overlong '/', 3 bytes
+      "\xE0\x9F\xBF",              // overlong U+07FF
+      "\xF0\x80\x80\xAF",          // overlong '/', 4 bytes
+      "\xF0\x8F\xBF\xBF",          // overlong U+FFFF
+      "\xED\xA0\x80",              // U+D800, a surrogate
+      "\xED\xBF\xBF",              // U+DFFF, a surrogate
       "\xED\xA0\xBD\xED\xB2\xA9",  // a CESU-8 surrogate pair
-      "\xF4\x90\x80\x80",      // U+110000, beyond Unicode
-      "\xF7\xBF\xBF\xBF",      //
-      "\xC3",                  // truncated 2-byte sequence
-      "Coalici\xC3",           // truncated at the end
-      "\xE2\x82",              // truncated 3-byte sequence
-      "\xF0\x9F\x8D",          // truncated 4-byte sequence
-      "\xC3(",                 // a lead followed by ASCII
-      "\xE2(\xA1",             //
-      "Coalici\xF3n",          // Latin-1 ó
+      "\xF4\x90\x80\x80",          // U+110000, beyond Unicode
+      "\xF7\xBF\xBF\xBF",          //
+      "\xC3",                      // truncated 2-byte sequence
+      "Coalici\xC3",               // truncated at the end
+      "\xE2\x82",                  // truncated 3-byte sequence
+      "\xF0\x9F\x8D",              // truncated 4-byte sequence
+      "\xC3(",                     // a lead followed by ASCII
+      "\xE2(\xA1",                 //
+      "Coalici\xF3n",              // Latin-1 ó
   };
   for (const std::string& text : refused) {
-    EXPECT_THAT(ValidateText("name", text, kNameLengthMax),
-                StatusIs(absl::StatusCode::kInvalidArgument,
-                         StartsWith("name ")))
+    EXPECT_THAT(
+        ValidateText("name", text, kNameLengthMax),
+        StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("name ")))
         << Shown(text);
   }
 }
@@ -212,24 +212,24 @@ TEST(ValidateTextTest, NamesTheBytePosition) {
 }
 
 TEST(ValidateTextTest, LengthIsInBytes) {
-  EXPECT_THAT(ValidateText("name", std::string(kNameLengthMax, 'n'),
-                           kNameLengthMax),
-              IsOk());
-  EXPECT_THAT(ValidateText("name", std::string(kNameLengthMax + 1, 'n'),
-                           kNameLengthMax),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       StartsWith("name ")));
+  EXPECT_THAT(
+      ValidateText("name", std::string(kNameLengthMax, 'n'), kNameLengthMax),
+      IsOk());
+  EXPECT_THAT(
+      ValidateText("name", std::string(kNameLengthMax + 1, 'n'),
+                   kNameLengthMax),
+      StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("name ")));
   // 100 "ó" are 100 characters but 200 bytes: at the limit.
   std::string accents;
   for (int i = 0; i < 100; ++i) accents += "\xC3\xB3";
   EXPECT_THAT(ValidateText("name", accents, 200), IsOk());
-  EXPECT_THAT(ValidateText("name", accents, 199),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       StartsWith("name ")));
-  EXPECT_THAT(ValidateText("note", std::string(kNoteLengthMax + 1, 'n'),
-                           kNoteLengthMax),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       StartsWith("note ")));
+  EXPECT_THAT(
+      ValidateText("name", accents, 199),
+      StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("name ")));
+  EXPECT_THAT(
+      ValidateText("note", std::string(kNoteLengthMax + 1, 'n'),
+                   kNoteLengthMax),
+      StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("note ")));
 }
 
 // ---------------------------------------------------------------------------
@@ -300,12 +300,12 @@ TEST(ParseDateTest, SaysWhyItRefuses) {
   EXPECT_THAT(ParseDate("pay_date", "2023-02-29"),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("not a calendar day")));
-  EXPECT_THAT(ParseDate("pay_date", "2024/01/01"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("YYYY-MM-DD")));
-  EXPECT_THAT(ParseDate("pay_date", "2200-01-01"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("1990 to 2199")));
+  EXPECT_THAT(
+      ParseDate("pay_date", "2024/01/01"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("YYYY-MM-DD")));
+  EXPECT_THAT(
+      ParseDate("pay_date", "2200-01-01"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("1990 to 2199")));
 }
 
 TEST(FormatDateTest, PadsEveryField) {
@@ -346,13 +346,22 @@ TEST(CurrencyMinorDigitsTest, KnownCurrencies) {
 
 TEST(CurrencyMinorDigitsTest, RefusesUnknownCodesNamingTheField) {
   const std::vector<std::string> refused = {
-      "usd", "Usd", "XXX", "", "US", "USDD", " USD", "USD ", "$", "XTS",
+      "usd",
+      "Usd",
+      "XXX",
+      "",
+      "US",
+      "USDD",
+      " USD",
+      "USD ",
+      "$",
+      "XTS",
       std::string("USD\0", 4),
   };
   for (const std::string& code : refused) {
-    EXPECT_THAT(CurrencyMinorDigits("currency", code),
-                StatusIs(absl::StatusCode::kInvalidArgument,
-                         StartsWith("currency ")))
+    EXPECT_THAT(
+        CurrencyMinorDigits("currency", code),
+        StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("currency ")))
         << Shown(code);
   }
 }
