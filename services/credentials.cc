@@ -18,12 +18,14 @@ constexpr absl::string_view kCrockfordAlphabet =
     "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 constexpr absl::string_view kBearerPrefix = "Bearer ";
 
-std::string Base32(const unsigned char* bytes, size_t length) {
+}  // namespace
+
+std::string CrockfordBase32(absl::string_view bytes) {
   std::string out;
   uint32_t buffer = 0;
   int bits = 0;
-  for (size_t i = 0; i < length; ++i) {
-    buffer = (buffer << 8) | bytes[i];
+  for (const char c : bytes) {
+    buffer = (buffer << 8) | static_cast<unsigned char>(c);
     bits += 8;
     while (bits >= 5) {
       out.push_back(kCrockfordAlphabet[(buffer >> (bits - 5)) & 31]);
@@ -34,14 +36,14 @@ std::string Base32(const unsigned char* bytes, size_t length) {
   return out;
 }
 
-}  // namespace
-
 absl::StatusOr<std::string> GenerateToken(absl::string_view prefix) {
   unsigned char random[kTokenRandomBytes];
   if (RAND_priv_bytes(random, sizeof(random)) != 1) {
     return absl::InternalError("the CSPRNG failed to produce a token");
   }
-  return absl::StrCat(prefix, Base32(random, sizeof(random)));
+  return absl::StrCat(
+      prefix, CrockfordBase32(absl::string_view(
+                  reinterpret_cast<const char*>(random), sizeof(random))));
 }
 
 merkle::Hash HashToken(absl::string_view token) {

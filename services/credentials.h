@@ -16,6 +16,10 @@ namespace premium {
 // is recognisable in logs and secret scanners.
 absl::StatusOr<std::string> GenerateToken(absl::string_view prefix);
 
+// Crockford base32 (alphabet 0-9 A-Z without I, L, O, U), no padding: the
+// form of tokens and paystub codes, which people may have to type.
+std::string CrockfordBase32(absl::string_view bytes);
+
 // What the server stores and compares: SHA-256 of the token text.
 merkle::Hash HashToken(absl::string_view token);
 

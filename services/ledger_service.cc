@@ -123,6 +123,38 @@ grpc::Status LedgerServiceImpl::ReadEntries(
   return ToGrpcStatus(next.status());
 }
 
+grpc::Status LedgerServiceImpl::FindEntries(
+    grpc::ServerContext* context, const pb::FindEntriesRequest* request,
+    pb::FindEntriesResponse* response) {
+  if (absl::Status s = Authorize(*context); !s.ok()) return ToGrpcStatus(s);
+  switch (request->key_case()) {
+    case pb::FindEntriesRequest::kUniqueKey: {
+      absl::StatusOr<uint64_t> seq = ledger_->FindUnique(request->unique_key());
+      if (!seq.ok()) return ToGrpcStatus(seq.status());
+      response->add_seqs(*seq);
+      return grpc::Status::OK;
+    }
+    case pb::FindEntriesRequest::kLookupKey: {
+      uint32_t max_results = request->max_results();
+      if (max_results == 0 || max_results > options_.find_results_max) {
+        max_results = options_.find_results_max;
+      }
+      absl::StatusOr<std::vector<uint64_t>> seqs = ledger_->FindByLookupKey(
+          request->lookup_key(),
+          request->has_after_seq() ? std::optional<uint64_t>(request->after_seq())
+                                   : std::nullopt,
+          max_results);
+      if (!seqs.ok()) return ToGrpcStatus(seqs.status());
+      response->mutable_seqs()->Add(seqs->begin(), seqs->end());
+      return grpc::Status::OK;
+    }
+    case pb::FindEntriesRequest::KEY_NOT_SET:
+      break;
+  }
+  return ToGrpcStatus(
+      absl::InvalidArgumentError("key: set unique_key or lookup_key"));
+}
+
 grpc::Status LedgerServiceImpl::TailEntries(
     grpc::ServerContext* context, const pb::TailEntriesRequest* request,
     grpc::ServerWriter<pb::TailEntriesResponse>* writer) {

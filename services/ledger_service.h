@@ -22,6 +22,8 @@ struct LedgerServiceOptions {
   // Entry bytes in one response at most (at least one entry is always sent),
   // well under gRPC's default 4 MiB receive limit.
   size_t bytes_per_response_max = 2 << 20;
+  // Sequence numbers in one FindEntries response at most.
+  uint32_t find_results_max = 10'000;
   // How long a tail stream sleeps between checks for cancellation.
   absl::Duration tail_poll_interval = absl::Seconds(1);
 };
@@ -46,6 +48,10 @@ class LedgerServiceImpl final
       grpc::ServerContext* context,
       const wsr::premium::v1::ReadEntriesRequest* request,
       wsr::premium::v1::ReadEntriesResponse* response) override;
+  grpc::Status FindEntries(
+      grpc::ServerContext* context,
+      const wsr::premium::v1::FindEntriesRequest* request,
+      wsr::premium::v1::FindEntriesResponse* response) override;
   grpc::Status TailEntries(
       grpc::ServerContext* context,
       const wsr::premium::v1::TailEntriesRequest* request,

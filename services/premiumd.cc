@@ -20,14 +20,22 @@
 #include "ledger/ledger.h"
 #include "ledger/util/files.h"
 #include "ledger/verify.h"
+#include "ledger/premium/indexer.h"
+#include "services/admin_service.h"
+#include "services/auth.h"
 #include "services/credentials.h"
+#include "services/ledger_client.h"
 #include "services/ledger_service.h"
+#include "services/server_secret.h"
+#include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
 namespace premium {
 namespace {
 
 constexpr char kLedgerTokenFile[] = "ledger.token";
+constexpr char kAdminTokenFile[] = "admin.token";
+constexpr char kAdminBootstrapKey[] = "bootstrap-admin";
 constexpr size_t kPemFileBytesMax = 64 * 1024;
 // The largest append request (LedgerOptions::request_bytes_max) plus
 // framing.
@@ -54,6 +62,36 @@ absl::StatusOr<merkle::Hash> LedgerTokenHash(const std::string& data_dir) {
   }
   if (!token.ok()) return token.status();
   return HashToken(*token);
+}
+
+// Makes <data-dir>/admin.token on first start and registers its hash as the
+// admin party. Runs on every start: the registration is idempotent, and a
+// token file that no longer matches the ledger is refused.
+absl::Status BootstrapAdmin(const std::string& data_dir, Ledger& ledger) {
+  const std::string path = absl::StrCat(data_dir, "/", kAdminTokenFile);
+  absl::StatusOr<std::string> token = ReadTokenFile(path);
+  if (absl::IsNotFound(token.status())) {
+    token = GenerateToken("admin_");
+    if (!token.ok()) return token.status();
+    if (absl::Status s = WriteTokenFile(path, *token); !s.ok()) return s;
+  }
+  if (!token.ok()) return token.status();
+  wsr::premium::v1::PartyRegistration admin;
+  admin.set_role(wsr::premium::v1::ADMIN);
+  admin.set_party_id(kAdminPartyId);
+  admin.set_name("Program administrator");
+  admin.set_token_sha256(std::string(merkle::HashBytes(HashToken(*token))));
+  AppendRequest request;
+  request.actor = kSystemActor;
+  request.idempotency_key = kAdminBootstrapKey;
+  request.entries.push_back(
+      AppendEntry{kPartyRegistrationKind, admin.SerializeAsString()});
+  absl::StatusOr<AppendReceipt> receipt = ledger.Append(request);
+  if (absl::IsAlreadyExists(receipt.status())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, " does not hold the token the ledger registered for the admin"));
+  }
+  return receipt.status();
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
@@ -109,10 +147,12 @@ int WaitForStopSignal(const sigset_t& signals) {
 
 int Serve(const ServeFlags& flags) {
   const sigset_t stop_signals = BlockStopSignals();
+  const PremiumIndexer indexer;
   LedgerOptions options;
   options.data_dir = flags.data_dir;
   options.create_if_missing = true;
   options.origin = flags.origin;
+  options.indexer = &indexer;
   absl::StatusOr<std::unique_ptr<Ledger>> ledger = Ledger::Open(options);
   if (!ledger.ok()) {
     spdlog::error("cannot open the ledger in {}: {}", flags.data_dir,
@@ -122,7 +162,12 @@ int Serve(const ServeFlags& flags) {
   absl::StatusOr<merkle::Hash> token_hash = LedgerTokenHash(flags.data_dir);
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       ServerCredentials(flags);
-  for (const absl::Status& s : {token_hash.status(), credentials.status()}) {
+  absl::StatusOr<std::unique_ptr<ServerSecret>> secret =
+      ServerSecret::LoadOrCreate(
+          absl::StrCat(flags.data_dir, "/", ServerSecret::kFileName));
+  const absl::Status admin = BootstrapAdmin(flags.data_dir, **ledger);
+  for (const absl::Status& s : {token_hash.status(), credentials.status(),
+                                secret.status(), admin}) {
     if (!s.ok()) {
       spdlog::error("{}", s.ToString());
       return 1;
@@ -130,13 +175,24 @@ int Serve(const ServeFlags& flags) {
   }
 
   LedgerServiceImpl ledger_service(ledger->get(), *token_hash);
+  const std::unique_ptr<LedgerClient> ledger_client =
+      NewInProcessLedgerClient(ledger->get());
+  Authenticator authenticator(ledger_client.get());
+  AdminServiceImpl admin_service(
+      ledger_client.get(), &authenticator, secret->get(), [] {
+        return absl::ToCivilDay(absl::Now(), absl::UTCTimeZone());
+      });
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(flags.listen, *credentials, &port);
   builder.SetMaxReceiveMessageSize(kMessageBytesMax);
+  // gRPC sets SO_REUSEPORT by default: a second premiumd (on another data
+  // directory) would then share the port and get half the connections.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(&ledger_service);
+  builder.RegisterService(&admin_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     spdlog::error("cannot listen on {}", flags.listen);
@@ -144,6 +200,7 @@ int Serve(const ServeFlags& flags) {
   }
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
   health->SetServingStatus("wsr.premium.v1.LedgerService", true);
+  health->SetServingStatus("wsr.premium.v1.AdminService", true);
 
   const std::string host = flags.listen.substr(0, flags.listen.rfind(':'));
   // Tests and scripts read this line to learn the port (--listen HOST:0).
@@ -166,8 +223,10 @@ int Serve(const ServeFlags& flags) {
 }
 
 int Verify(const std::string& data_dir) {
+  const PremiumIndexer indexer;
   VerifyOptions options;
   options.data_dir = data_dir;
+  options.indexer = &indexer;
   VerifyReport report;
   const absl::Time start = absl::Now();
   const absl::Status status = VerifyLedger(options, &report);
@@ -200,6 +259,9 @@ int Verify(const std::string& data_dir) {
 }  // namespace premium
 
 int main(int argc, char** argv) {
+  // Logs go to stderr: stdout carries only the "serving" line that scripts
+  // read, and errors belong on stderr (spdlog's default logger is stdout).
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("premiumd"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%fZ premiumd %l: %v",
                       spdlog::pattern_time_type::utc);
   CLI::App app{"premiumd: the premium ledger server"};

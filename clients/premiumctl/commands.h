@@ -19,6 +19,7 @@ using CommandAction = std::function<absl::Status(const Connection&)>;
 // one that was chosen on the command line.
 using ActionSink = std::function<void(CommandAction)>;
 
+void AddAdminCommands(CLI::App& app, const ActionSink& set_action);
 void AddLedgerCommands(CLI::App& app, const ActionSink& set_action);
 
 }  // namespace premium::ctl

@@ -14,12 +14,19 @@ constexpr char kDefaultServer[] = "127.0.0.1:50051";
 // Large enough for the biggest response any service sends.
 constexpr int kMessageBytesMax = 64 << 20;
 
+// ReadSmallFile's NotFound carries only the path, which the caller already
+// prints: say what is wrong with it instead.
+std::string FileProblem(const absl::Status& status) {
+  if (absl::IsNotFound(status)) return "no such file";
+  return std::string(status.message());
+}
+
 absl::StatusOr<std::string> ReadPem(const std::string& flag,
                                     const std::string& path) {
   absl::StatusOr<std::string> pem = ReadSmallFile(path, kPemFileBytesMax);
   if (!pem.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(flag, " ", path, ": ", pem.status().message()));
+        absl::StrCat(flag, " ", path, ": ", FileProblem(pem.status())));
   }
   return pem;
 }
@@ -74,8 +81,9 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Create(
   if (!flags.token_file.empty()) {
     absl::StatusOr<std::string> token = ReadTokenFile(flags.token_file);
     if (!token.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--token-file ", flags.token_file, ": ", token.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--token-file ", flags.token_file, ": ",
+                       FileProblem(token.status())));
     }
     connection->token_ = *token;
   } else if (const char* token = std::getenv("PREMIUM_TOKEN");

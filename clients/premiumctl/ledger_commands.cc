@@ -20,6 +20,14 @@ namespace pb = wsr::premium::v1;
 
 constexpr size_t kCheckpointFileBytesMax = 64 * 1024;
 
+// ReadSmallFile's NotFound and WriteNewFile's AlreadyExists carry only the
+// path, which the caller already prints: say what is wrong with it instead.
+std::string FileProblem(const absl::Status& status) {
+  if (absl::IsNotFound(status)) return "no such file";
+  if (absl::IsAlreadyExists(status)) return "file exists (never overwritten)";
+  return std::string(status.message());
+}
+
 absl::StatusOr<pb::Checkpoint> FetchCheckpoint(const Connection& connection) {
   auto stub = pb::LedgerService::NewStub(connection.channel());
   pb::GetCheckpointRequest request;
@@ -58,7 +66,7 @@ absl::Status Checkpoint(const Connection& connection,
   if (!out_path.empty()) {
     if (absl::Status s = WriteNewFile(out_path, json, 0644); !s.ok()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("--out ", out_path, ": ", s.message()));
+          absl::StrCat("--out ", out_path, ": ", FileProblem(s)));
     }
   }
   if (connection.output() == OutputFormat::kJson) {
@@ -81,7 +89,7 @@ absl::StatusOr<pb::Checkpoint> ReadCheckpointFile(const std::string& path) {
       ReadSmallFile(path, kCheckpointFileBytesMax);
   if (!text.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--from ", path, ": ", text.status().message()));
+        absl::StrCat("--from ", path, ": ", FileProblem(text.status())));
   }
   const nlohmann::json json =
       nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);

@@ -11,6 +11,9 @@ int main(int argc, char** argv) {
   using premium::ctl::CommandAction;
   CLI::App app{"premiumctl: the premium ledger's command line"};
   app.require_subcommand(1);
+  // Global flags may also follow the command: "premiumctl program add ...
+  // --output json". Subcommands inherit this setting when added after it.
+  app.fallthrough();
   premium::ctl::GlobalFlags flags;
   app.add_option("--server", flags.server,
                  "HOST:PORT (env PREMIUM_SERVER; default 127.0.0.1:50051)");
@@ -32,6 +35,7 @@ int main(int argc, char** argv) {
   const premium::ctl::ActionSink set_action = [&action](CommandAction chosen) {
     action = std::move(chosen);
   };
+  premium::ctl::AddAdminCommands(app, set_action);
   premium::ctl::AddLedgerCommands(app, set_action);
 
   try {

@@ -1,0 +1,256 @@
+#include "services/ledger_client.h"
+
+#include "absl/strings/str_cat.h"
+#include "services/grpc_status.h"
+#include "services/ledger_service.h"
+#include "wsr/premium/v1/ledger.grpc.pb.h"
+
+namespace premium {
+namespace {
+
+namespace pb = wsr::premium::v1;
+
+class InProcessLedgerClient final : public LedgerClient {
+ public:
+  explicit InProcessLedgerClient(Ledger* ledger) : ledger_(ledger) {}
+
+  absl::StatusOr<AppendReceipt> Append(const AppendRequest& request) override {
+    return ledger_->Append(request);
+  }
+  absl::StatusOr<std::vector<StoredEntry>> ReadEntries(
+      uint64_t begin_seq, uint64_t end_seq, size_t max_entries) override {
+    return ledger_->ReadEntries(begin_seq, end_seq, max_entries);
+  }
+  absl::StatusOr<uint64_t> FindUnique(absl::string_view key) override {
+    return ledger_->FindUnique(key);
+  }
+  absl::StatusOr<std::vector<uint64_t>> FindByLookupKey(
+      absl::string_view key, std::optional<uint64_t> after_seq,
+      size_t max_results) override {
+    return ledger_->FindByLookupKey(key, after_seq, max_results);
+  }
+  absl::StatusOr<SignedCheckpoint> LatestCheckpoint() override {
+    return ledger_->LatestCheckpoint();
+  }
+  absl::StatusOr<SignedCheckpoint> CheckpointAt(uint64_t tree_size) override {
+    return ledger_->CheckpointAt(tree_size);
+  }
+  absl::StatusOr<std::vector<merkle::Hash>> InclusionProof(
+      uint64_t leaf_index, uint64_t tree_size) override {
+    return ledger_->InclusionProof(leaf_index, tree_size);
+  }
+  absl::StatusOr<std::string> PublicKeyPem() override {
+    return ledger_->verifier().public_key_pem();
+  }
+
+ private:
+  Ledger* const ledger_;
+};
+
+absl::StatusOr<SignedCheckpoint> FromProto(const pb::Checkpoint& checkpoint) {
+  absl::StatusOr<merkle::Hash> root =
+      merkle::HashFromBytes(checkpoint.root_hash());
+  if (!root.ok()) {
+    return absl::DataLossError("the ledger sent a malformed root hash");
+  }
+  SignedCheckpoint out;
+  out.checkpoint =
+      Checkpoint{checkpoint.origin(), checkpoint.tree_size(), *root};
+  out.body = CheckpointBody(out.checkpoint);
+  out.signature = checkpoint.signature();
+  return out;
+}
+
+class RemoteLedgerClient final : public LedgerClient {
+ public:
+  RemoteLedgerClient(std::shared_ptr<grpc::Channel> channel,
+                     std::string service_token, absl::Duration call_timeout)
+      : stub_(pb::LedgerService::NewStub(channel)),
+        authorization_(absl::StrCat("Bearer ", service_token)),
+        call_timeout_(call_timeout) {}
+
+  absl::StatusOr<AppendReceipt> Append(const AppendRequest& request) override {
+    pb::AppendRequest message;
+    message.set_actor(request.actor);
+    message.set_idempotency_key(request.idempotency_key);
+    for (const AppendEntry& entry : request.entries) {
+      pb::AppendEntry* out = message.add_entries();
+      out->set_kind(entry.kind);
+      out->set_payload(entry.payload);
+    }
+    pb::AppendResponse response;
+    auto context = NewContext();
+    if (absl::Status s = FromGrpcStatus(
+            stub_->Append(context.get(), message, &response));
+        !s.ok()) {
+      return s;
+    }
+    const pb::AppendReceipt& receipt = response.receipt();
+    return AppendReceipt{receipt.first_seq(), receipt.entry_count(),
+                         receipt.tree_size(), receipt.append_time_micros(),
+                         receipt.replayed()};
+  }
+
+  absl::StatusOr<std::vector<StoredEntry>> ReadEntries(
+      uint64_t begin_seq, uint64_t end_seq, size_t max_entries) override {
+    pb::ReadEntriesRequest request;
+    request.set_begin_seq(begin_seq);
+    request.set_end_seq(end_seq);
+    request.set_max_entries(static_cast<uint32_t>(
+        std::min<size_t>(max_entries, UINT32_MAX)));
+    pb::ReadEntriesResponse response;
+    auto context = NewContext();
+    if (absl::Status s = FromGrpcStatus(
+            stub_->ReadEntries(context.get(), request, &response));
+        !s.ok()) {
+      return s;
+    }
+    std::vector<StoredEntry> entries;
+    entries.reserve(response.entries_size());
+    uint64_t expected_seq = begin_seq;
+    for (pb::StoredEntry& stored : *response.mutable_entries()) {
+      StoredEntry entry;
+      // Parse what will be hashed, not the server's parsed copy.
+      if (!entry.entry.ParseFromString(stored.entry_bytes()) ||
+          entry.entry.seq() != expected_seq) {
+        return absl::DataLossError(absl::StrCat(
+            "the ledger sent a malformed entry for seq ", expected_seq));
+      }
+      entry.bytes = std::move(*stored.mutable_entry_bytes());
+      entries.push_back(std::move(entry));
+      ++expected_seq;
+    }
+    return entries;
+  }
+
+  absl::StatusOr<uint64_t> FindUnique(absl::string_view key) override {
+    pb::FindEntriesRequest request;
+    request.set_unique_key(std::string(key));
+    absl::StatusOr<std::vector<uint64_t>> seqs = Find(request);
+    if (!seqs.ok()) return seqs.status();
+    if (seqs->size() != 1) {
+      return absl::DataLossError("the ledger answered a unique key with " +
+                                 std::to_string(seqs->size()) + " entries");
+    }
+    return seqs->front();
+  }
+
+  absl::StatusOr<std::vector<uint64_t>> FindByLookupKey(
+      absl::string_view key, std::optional<uint64_t> after_seq,
+      size_t max_results) override {
+    pb::FindEntriesRequest request;
+    request.set_lookup_key(std::string(key));
+    if (after_seq.has_value()) request.set_after_seq(*after_seq);
+    request.set_max_results(static_cast<uint32_t>(
+        std::min<size_t>(max_results, UINT32_MAX)));
+    return Find(request);
+  }
+
+  absl::StatusOr<SignedCheckpoint> LatestCheckpoint() override {
+    pb::GetCheckpointRequest request;
+    return GetCheckpoint(request);
+  }
+
+  absl::StatusOr<SignedCheckpoint> CheckpointAt(uint64_t tree_size) override {
+    pb::GetCheckpointRequest request;
+    request.set_tree_size(tree_size);
+    return GetCheckpoint(request);
+  }
+
+  absl::StatusOr<std::vector<merkle::Hash>> InclusionProof(
+      uint64_t leaf_index, uint64_t tree_size) override {
+    pb::GetInclusionProofRequest request;
+    request.set_leaf_index(leaf_index);
+    request.set_tree_size(tree_size);
+    pb::GetInclusionProofResponse response;
+    auto context = NewContext();
+    if (absl::Status s = FromGrpcStatus(
+            stub_->GetInclusionProof(context.get(), request, &response));
+        !s.ok()) {
+      return s;
+    }
+    std::vector<merkle::Hash> proof;
+    for (const std::string& bytes : response.hashes()) {
+      absl::StatusOr<merkle::Hash> hash = merkle::HashFromBytes(bytes);
+      if (!hash.ok()) {
+        return absl::DataLossError("the ledger sent a malformed proof hash");
+      }
+      proof.push_back(*hash);
+    }
+    return proof;
+  }
+
+  absl::StatusOr<std::string> PublicKeyPem() override {
+    pb::GetCheckpointRequest request;
+    pb::GetCheckpointResponse response;
+    auto context = NewContext();
+    if (absl::Status s = FromGrpcStatus(
+            stub_->GetCheckpoint(context.get(), request, &response));
+        !s.ok()) {
+      return s;
+    }
+    return response.checkpoint().public_key_pem();
+  }
+
+ private:
+  std::unique_ptr<grpc::ClientContext> NewContext() const {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(absl::ToChronoTime(absl::Now() + call_timeout_));
+    context->AddMetadata("authorization", authorization_);
+    return context;
+  }
+
+  absl::StatusOr<std::vector<uint64_t>> Find(
+      const pb::FindEntriesRequest& request) {
+    pb::FindEntriesResponse response;
+    auto context = NewContext();
+    if (absl::Status s = FromGrpcStatus(
+            stub_->FindEntries(context.get(), request, &response));
+        !s.ok()) {
+      return s;
+    }
+    return std::vector<uint64_t>(response.seqs().begin(),
+                                 response.seqs().end());
+  }
+
+  absl::StatusOr<SignedCheckpoint> GetCheckpoint(
+      const pb::GetCheckpointRequest& request) {
+    pb::GetCheckpointResponse response;
+    auto context = NewContext();
+    if (absl::Status s = FromGrpcStatus(
+            stub_->GetCheckpoint(context.get(), request, &response));
+        !s.ok()) {
+      return s;
+    }
+    return FromProto(response.checkpoint());
+  }
+
+  std::unique_ptr<pb::LedgerService::Stub> stub_;
+  const std::string authorization_;
+  const absl::Duration call_timeout_;
+};
+
+}  // namespace
+
+std::unique_ptr<LedgerClient> NewInProcessLedgerClient(Ledger* ledger) {
+  return std::make_unique<InProcessLedgerClient>(ledger);
+}
+
+std::unique_ptr<LedgerClient> NewRemoteLedgerClient(
+    std::shared_ptr<grpc::Channel> channel, std::string service_token,
+    absl::Duration call_timeout) {
+  return std::make_unique<RemoteLedgerClient>(
+      std::move(channel), std::move(service_token), call_timeout);
+}
+
+absl::StatusOr<StoredEntry> ReadOneEntry(LedgerClient& client, uint64_t seq) {
+  absl::StatusOr<std::vector<StoredEntry>> entries =
+      client.ReadEntries(seq, seq + 1, 1);
+  if (!entries.ok()) return entries.status();
+  if (entries->empty()) {
+    return absl::NotFoundError(absl::StrCat("no entry ", seq));
+  }
+  return std::move(entries->front());
+}
+
+}  // namespace premium

@@ -1,0 +1,64 @@
+// LedgerClient: the one way the front services reach the ledger. The
+// in-process implementation calls a Ledger directly (premiumd all-in-one);
+// the remote one calls LedgerService over gRPC (the microservice
+// deployment). Both return the same statuses for the same situations, so a
+// front service cannot tell which it has.
+#ifndef PREMIUM_SERVICES_LEDGER_CLIENT_H_
+#define PREMIUM_SERVICES_LEDGER_CLIENT_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "ledger/ledger.h"
+#include "ledger/merkle/hasher.h"
+
+namespace premium {
+
+class LedgerClient {
+ public:
+  virtual ~LedgerClient() = default;
+
+  // As Ledger::Append.
+  virtual absl::StatusOr<AppendReceipt> Append(
+      const AppendRequest& request) = 0;
+  // Entries [begin_seq, end_seq), possibly fewer than asked (read on from
+  // the last one returned); as Ledger::ReadEntries.
+  virtual absl::StatusOr<std::vector<StoredEntry>> ReadEntries(
+      uint64_t begin_seq, uint64_t end_seq, size_t max_entries) = 0;
+  // As Ledger::FindUnique and Ledger::FindByLookupKey.
+  virtual absl::StatusOr<uint64_t> FindUnique(absl::string_view key) = 0;
+  virtual absl::StatusOr<std::vector<uint64_t>> FindByLookupKey(
+      absl::string_view key, std::optional<uint64_t> after_seq,
+      size_t max_results) = 0;
+  virtual absl::StatusOr<SignedCheckpoint> LatestCheckpoint() = 0;
+  virtual absl::StatusOr<SignedCheckpoint> CheckpointAt(
+      uint64_t tree_size) = 0;
+  virtual absl::StatusOr<std::vector<merkle::Hash>> InclusionProof(
+      uint64_t leaf_index, uint64_t tree_size) = 0;
+  // The ledger's checkpoint signing key, PEM.
+  virtual absl::StatusOr<std::string> PublicKeyPem() = 0;
+};
+
+// `ledger` is not owned and must outlive the client.
+std::unique_ptr<LedgerClient> NewInProcessLedgerClient(Ledger* ledger);
+
+// Calls LedgerService on `channel`, presenting `service_token`. Each call
+// has `call_timeout` to complete.
+std::unique_ptr<LedgerClient> NewRemoteLedgerClient(
+    std::shared_ptr<grpc::Channel> channel, std::string service_token,
+    absl::Duration call_timeout = absl::Seconds(30));
+
+// Reads one entry through `client`: NotFound if absent.
+absl::StatusOr<StoredEntry> ReadOneEntry(LedgerClient& client, uint64_t seq);
+
+}  // namespace premium
+
+#endif  // PREMIUM_SERVICES_LEDGER_CLIENT_H_
