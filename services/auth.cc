@@ -75,7 +75,7 @@ absl::Status Authenticator::Require(const Principal& principal,
     if (principal.role == role) return absl::OkStatus();
   }
   return absl::PermissionDeniedError(absl::StrCat(
-      "a ", RoleName(principal.role), " may not make this call"));
+      "the ", RoleName(principal.role), " role may not make this call"));
 }
 
 }  // namespace premium

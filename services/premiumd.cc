@@ -23,6 +23,7 @@
 #include "ledger/premium/indexer.h"
 #include "services/admin_service.h"
 #include "services/auth.h"
+#include "services/brand_service.h"
 #include "services/credentials.h"
 #include "services/ledger_client.h"
 #include "services/ledger_service.h"
@@ -193,6 +194,8 @@ int Serve(const ServeFlags& flags) {
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(&ledger_service);
   builder.RegisterService(&admin_service);
+  BrandServiceImpl brand_service(ledger_client.get(), &authenticator);
+  builder.RegisterService(&brand_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     spdlog::error("cannot listen on {}", flags.listen);
@@ -201,6 +204,7 @@ int Serve(const ServeFlags& flags) {
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
   health->SetServingStatus("wsr.premium.v1.LedgerService", true);
   health->SetServingStatus("wsr.premium.v1.AdminService", true);
+  health->SetServingStatus("wsr.premium.v1.BrandService", true);
 
   const std::string host = flags.listen.substr(0, flags.listen.rfind(':'));
   // Tests and scripts read this line to learn the port (--listen HOST:0).

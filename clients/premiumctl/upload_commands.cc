@@ -1,0 +1,175 @@
+// premiumctl purchases submit | payments submit: stream a CSV file to the
+// server, which validates every row and appends the file all or nothing.
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "clients/premiumctl/commands.h"
+#include "nlohmann/json.hpp"
+#include "services/grpc_status.h"
+#include "wsr/premium/v1/brand.grpc.pb.h"
+
+namespace premium::ctl {
+namespace {
+
+namespace pb = wsr::premium::v1;
+
+constexpr size_t kChunkBytes = 256 * 1024;
+constexpr absl::Duration kProgressInterval = absl::Milliseconds(250);
+
+// Shows progress on a terminal only: piped output stays clean.
+class Progress {
+ public:
+  Progress(std::string file_name, uint64_t total_bytes)
+      : file_name_(std::move(file_name)),
+        total_bytes_(total_bytes),
+        enabled_(::isatty(STDERR_FILENO) == 1) {}
+
+  void Update(uint64_t sent_bytes) {
+    if (!enabled_ || absl::Now() - last_ < kProgressInterval) return;
+    last_ = absl::Now();
+    std::fprintf(stderr, "\ruploading %s: %.1f of %.1f MiB", file_name_.c_str(),
+                 sent_bytes / 1048576.0, total_bytes_ / 1048576.0);
+  }
+  void Done() {
+    if (enabled_) std::fprintf(stderr, "\r\033[K");
+  }
+
+ private:
+  const std::string file_name_;
+  const uint64_t total_bytes_;
+  const bool enabled_;
+  absl::Time last_ = absl::InfinitePast();
+};
+
+using UploadCall = std::function<std::unique_ptr<grpc::ClientWriter<
+    pb::UploadChunk>>(grpc::ClientContext*, pb::UploadReceipt*)>;
+
+absl::Status SendFile(const Connection& connection, const std::string& path,
+                      absl::string_view noun, absl::string_view totals_noun,
+                      const UploadCall& call) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": cannot open the file"));
+  }
+  file.seekg(0, std::ios::end);
+  const uint64_t total_bytes = static_cast<uint64_t>(file.tellg());
+  file.seekg(0);
+
+  auto context = connection.NewContext();
+  pb::UploadReceipt receipt;
+  std::unique_ptr<grpc::ClientWriter<pb::UploadChunk>> writer =
+      call(context.get(), &receipt);
+  pb::UploadChunk chunk;
+  chunk.mutable_header()->set_file_name(path);
+  bool open = writer->Write(chunk);
+  Progress progress(path, total_bytes);
+  std::string buffer(kChunkBytes, '\0');
+  uint64_t sent_bytes = 0;
+  // A false Write means the server has already answered (a bad row, a size
+  // limit): stop sending and read its status.
+  while (open && file) {
+    file.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    const std::streamsize read = file.gcount();
+    if (read <= 0) break;
+    chunk.set_data(buffer.data(), static_cast<size_t>(read));
+    open = writer->Write(chunk);
+    sent_bytes += static_cast<uint64_t>(read);
+    progress.Update(sent_bytes);
+  }
+  progress.Done();
+  if (file.bad()) {
+    context->TryCancel();
+    return absl::InternalError(absl::StrCat(path, ": read error"));
+  }
+  if (open) writer->WritesDone();
+  if (absl::Status s = FromGrpcStatus(writer->Finish()); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat(path, ": ", s.message()));
+  }
+
+  const pb::AppendReceipt& ledger = receipt.ledger();
+  if (connection.output() == OutputFormat::kJson) {
+    nlohmann::ordered_json json;
+    json["file"] = path;
+    json["records"] = receipt.records();
+    json["replayed"] = receipt.replayed();
+    json["first_seq"] = ledger.first_seq();
+    json["entry_count"] = ledger.entry_count();
+    json["tree_size"] = ledger.tree_size();
+    json["totals"] = nlohmann::ordered_json::object();
+    for (const auto& [currency, amount] : receipt.totals()) {
+      json["totals"][currency] = amount;
+    }
+    std::cout << json.dump(2) << "\n";
+    return absl::OkStatus();
+  }
+  std::string totals;
+  for (const auto& [currency, amount] : receipt.totals()) {
+    absl::StrAppend(&totals, totals.empty() ? "" : ", ", currency, " ",
+                    amount);
+  }
+  if (receipt.replayed()) {
+    std::printf(
+        "%s was uploaded before (ledger seq %llu to %llu): nothing appended\n",
+        path.c_str(), static_cast<unsigned long long>(ledger.first_seq()),
+        static_cast<unsigned long long>(ledger.first_seq() +
+                                        ledger.entry_count() - 1));
+  } else {
+    std::printf("appended %llu %s from %s (ledger seq %llu to %llu); %s: %s\n",
+                static_cast<unsigned long long>(receipt.records()),
+                std::string(noun).c_str(), path.c_str(),
+                static_cast<unsigned long long>(ledger.first_seq()),
+                static_cast<unsigned long long>(ledger.first_seq() +
+                                                ledger.entry_count() - 1),
+                std::string(totals_noun).c_str(), totals.c_str());
+  }
+  return absl::OkStatus();
+}
+
+void AddSubmit(CLI::App& app, const ActionSink& set_action,
+               const std::string& group, const std::string& noun,
+               absl::string_view totals_noun,
+               std::function<UploadCall(pb::BrandService::Stub*)> call_of) {
+  CLI::App* parent = app.add_subcommand(group, absl::StrCat("a brand's ", noun));
+  parent->require_subcommand(1);
+  auto path = std::make_shared<std::string>();
+  CLI::App* submit = parent->add_subcommand(
+      "submit", absl::StrCat("upload a ", noun, " CSV file, all or nothing"));
+  submit->add_option("file", *path, "the CSV file")->required();
+  const std::string totals_label(totals_noun);
+  submit->callback([set_action, path, call_of, noun, totals_label] {
+    set_action([path, call_of, noun, totals_label](const Connection& connection) {
+      auto stub = pb::BrandService::NewStub(connection.channel());
+      return SendFile(connection, *path, noun, totals_label,
+                      call_of(stub.get()));
+    });
+  });
+}
+
+}  // namespace
+
+void AddUploadCommands(CLI::App& app, const ActionSink& set_action) {
+  AddSubmit(app, set_action, "purchases", "purchases", "premium owed",
+            [](pb::BrandService::Stub* stub) -> UploadCall {
+              return [stub](grpc::ClientContext* context,
+                            pb::UploadReceipt* receipt) {
+                return stub->SubmitPurchases(context, receipt);
+              };
+            });
+  AddSubmit(app, set_action, "payments", "payments", "amount paid",
+            [](pb::BrandService::Stub* stub) -> UploadCall {
+              return [stub](grpc::ClientContext* context,
+                            pb::UploadReceipt* receipt) {
+                return stub->SubmitPayments(context, receipt);
+              };
+            });
+}
+
+}  // namespace premium::ctl

@@ -1,0 +1,263 @@
+#include "ledger/premium/upload.h"
+
+#include "absl/strings/str_cat.h"
+#include "ledger/money/decimal.h"
+#include "ledger/money/units.h"
+#include "ledger/premium/indexer.h"
+#include "ledger/premium/validation.h"
+#include "wsr/premium/v1/records.pb.h"
+
+namespace premium {
+namespace {
+
+namespace pb = wsr::premium::v1;
+
+std::string_view ToStd(absl::string_view text) {
+  return std::string_view(text.data(), text.size());
+}
+
+}  // namespace
+
+Upload::Upload(Kind kind, UploadContext context, csv::Limits limits)
+    : kind_(kind), context_(std::move(context)), reader_(limits) {}
+
+Upload::~Upload() = default;
+
+absl::Status Upload::Feed(absl::string_view chunk) {
+  if (absl::Status s = reader_.Feed(chunk); !s.ok()) return s;
+  return Drain();
+}
+
+absl::Status Upload::Finish() {
+  if (absl::Status s = reader_.Finish(); !s.ok()) return s;
+  if (absl::Status s = Drain(); !s.ok()) return s;
+  if (!header_.has_value()) {
+    return absl::InvalidArgumentError("the file is empty: no header row");
+  }
+  if (entries_.empty() && errors_.empty()) {
+    return absl::InvalidArgumentError("the file has a header but no rows");
+  }
+  if (!errors_.empty()) {
+    entries_.clear();
+    lines_.clear();
+    return errors_.ToStatus();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Upload::Drain() {
+  while (std::optional<csv::Record> record = reader_.Next()) {
+    if (!header_.has_value()) {
+      const absl::Span<const absl::string_view> columns =
+          kind_ == Kind::kPurchases
+              ? absl::Span<const absl::string_view>(kPurchaseColumns)
+              : absl::Span<const absl::string_view>(kPaymentColumns);
+      absl::StatusOr<csv::Header> header = csv::Header::Parse(*record, columns);
+      if (!header.ok()) return header.status();
+      header_ = *std::move(header);
+      continue;
+    }
+    if (record->fields.size() != header_->width()) {
+      errors_.Add(record->line, "",
+                  absl::StrCat("expected ", header_->width(), " fields, got ",
+                               record->fields.size()));
+      continue;
+    }
+    ParseRow(*record);
+  }
+  return absl::OkStatus();
+}
+
+void Upload::ParseRow(const csv::Record& record) {
+  if (kind_ == Kind::kPurchases) {
+    ParsePurchase(record);
+  } else {
+    ParsePayment(record);
+  }
+}
+
+const ProgramHistory* Upload::Program(absl::string_view program_id,
+                                      uint64_t line,
+                                      absl::string_view column) {
+  auto it = programs_.find(program_id);
+  if (it == programs_.end()) {
+    it = programs_.emplace(std::string(program_id), context_.program(program_id))
+             .first;
+  }
+  if (!it->second.ok()) {
+    errors_.Add(line, column,
+                absl::IsNotFound(it->second.status())
+                    ? absl::StrCat("no program \"", program_id, "\"")
+                    : std::string(it->second.status().message()));
+    return nullptr;
+  }
+  return &*it->second;
+}
+
+bool Upload::SupplierKnown(absl::string_view supplier_id, uint64_t line) {
+  auto it = suppliers_.find(supplier_id);
+  if (it == suppliers_.end()) {
+    it = suppliers_
+             .emplace(std::string(supplier_id), context_.supplier(supplier_id))
+             .first;
+  }
+  if (!it->second.ok()) {
+    errors_.Add(line, "supplier_id",
+                absl::IsNotFound(it->second)
+                    ? absl::StrCat("no registered supplier \"", supplier_id,
+                                   "\"")
+                    : std::string(it->second.message()));
+    return false;
+  }
+  return true;
+}
+
+void Upload::AddTotal(const std::string& currency, int64_t micros,
+                      uint64_t line) {
+  absl::StatusOr<int64_t> sum = CheckedAdd(totals_micros_[currency], micros);
+  if (!sum.ok()) {
+    errors_.Add(line, "", "the file's total overflows");
+    return;
+  }
+  totals_micros_[currency] = *sum;
+}
+
+void Upload::ParsePurchase(const csv::Record& record) {
+  const uint64_t line = record.line;
+  const auto field = [&](absl::string_view name) -> const std::string& {
+    return record.fields[header_->index(name)];
+  };
+  const size_t errors_before = errors_.count();
+  const auto check = [&](absl::string_view column, const absl::Status& s) {
+    if (!s.ok()) errors_.Add(line, column, s.message());
+    return s.ok();
+  };
+  const std::string& invoice_id = field("invoice_id");
+  if (check("invoice_id", ValidateId("invoice_id", invoice_id))) {
+    const auto [it, inserted] = ids_.emplace(invoice_id, line);
+    if (!inserted) {
+      errors_.Add(line, "invoice_id",
+                  absl::StrCat("invoice_id \"", invoice_id,
+                               "\" appears again (first on line ", it->second,
+                               ")"));
+    }
+  }
+  const std::string& supplier_id = field("supplier_id");
+  if (check("supplier_id", ValidateId("supplier_id", supplier_id))) {
+    SupplierKnown(supplier_id, line);
+  }
+  const std::string& program_id = field("program_id");
+  const ProgramHistory* history = nullptr;
+  if (check("program_id", ValidateId("program_id", program_id))) {
+    history = Program(program_id, line, "program_id");
+  }
+  absl::StatusOr<absl::CivilDay> date =
+      ParseDate("purchase_date", field("purchase_date"));
+  check("purchase_date", date.status());
+  absl::StatusOr<int64_t> quantity =
+      ParseMicros(ToStd(field("quantity")), kQuantitySpec);
+  if (check("quantity", quantity.status()) && *quantity == 0) {
+    errors_.Add(line, "quantity", "quantity must be greater than 0");
+  }
+  absl::StatusOr<Unit> unit = ParseUnit(ToStd(field("unit")));
+  check("unit", unit.status());
+  if (errors_.count() != errors_before || history == nullptr) return;
+
+  absl::StatusOr<const ProgramVersionRecord*> version =
+      history->InForceOn(*date);
+  if (!version.ok()) {
+    errors_.Add(line, "purchase_date",
+                absl::StrCat("purchase_date ", field("purchase_date"),
+                             " is before program ", program_id, " starts (",
+                             history->first().version.effective_date(), ")"));
+    return;
+  }
+  absl::StatusOr<PurchasePremium> premium =
+      ComputePurchasePremium((*version)->version, *quantity, *unit);
+  if (!premium.ok()) {
+    errors_.Add(line, absl::IsOutOfRange(premium.status()) ? "quantity" : "unit",
+                premium.status().message());
+    return;
+  }
+  pb::PurchaseReport report;
+  report.set_brand_id(context_.party_id);
+  report.set_invoice_id(invoice_id);
+  report.set_supplier_id(supplier_id);
+  report.set_program_id(program_id);
+  report.set_purchase_date(field("purchase_date"));
+  report.set_quantity_micros(*quantity);
+  report.set_unit(field("unit"));
+  report.set_premium_micros(premium->premium_micros);
+  report.set_worker_premium_micros(premium->worker_premium_micros);
+  report.set_program_version_seq((*version)->seq);
+  report.set_source_line(line);
+  AddTotal((*version)->version.currency(), premium->premium_micros, line);
+  entries_.push_back(AppendEntry{kPurchaseReportKind, report.SerializeAsString()});
+  lines_.push_back(line);
+}
+
+void Upload::ParsePayment(const csv::Record& record) {
+  const uint64_t line = record.line;
+  const auto field = [&](absl::string_view name) -> const std::string& {
+    return record.fields[header_->index(name)];
+  };
+  const size_t errors_before = errors_.count();
+  const auto check = [&](absl::string_view column, const absl::Status& s) {
+    if (!s.ok()) errors_.Add(line, column, s.message());
+    return s.ok();
+  };
+  const std::string& payment_id = field("payment_id");
+  if (check("payment_id", ValidateId("payment_id", payment_id))) {
+    const auto [it, inserted] = ids_.emplace(payment_id, line);
+    if (!inserted) {
+      errors_.Add(line, "payment_id",
+                  absl::StrCat("payment_id \"", payment_id,
+                               "\" appears again (first on line ", it->second,
+                               ")"));
+    }
+  }
+  const std::string& supplier_id = field("supplier_id");
+  if (check("supplier_id", ValidateId("supplier_id", supplier_id))) {
+    SupplierKnown(supplier_id, line);
+  }
+  const std::string& program_id = field("program_id");
+  const ProgramHistory* history = nullptr;
+  if (check("program_id", ValidateId("program_id", program_id))) {
+    history = Program(program_id, line, "program_id");
+  }
+  check("paid_date", ParseDate("paid_date", field("paid_date")).status());
+  const std::string& currency = field("currency");
+  absl::StatusOr<int> minor_digits = CurrencyMinorDigits("currency", currency);
+  if (check("currency", minor_digits.status()) && history != nullptr &&
+      currency != history->first().version.currency()) {
+    errors_.Add(line, "currency",
+                absl::StrCat("currency ", currency, " is not program ",
+                             program_id, "'s currency (",
+                             history->first().version.currency(), ")"));
+  }
+  // Without a valid currency the amount's precision is unknown; the
+  // currency error above already names the row.
+  if (!minor_digits.ok()) return;
+  absl::StatusOr<int64_t> amount =
+      ParseMicros(ToStd(field("amount")), AmountSpec(*minor_digits));
+  if (check("amount", amount.status()) && *amount == 0) {
+    errors_.Add(line, "amount", "amount must be greater than 0");
+  }
+  if (errors_.count() != errors_before) return;
+
+  pb::PremiumPayment payment;
+  payment.set_brand_id(context_.party_id);
+  payment.set_payment_id(payment_id);
+  payment.set_supplier_id(supplier_id);
+  payment.set_program_id(program_id);
+  payment.set_paid_date(field("paid_date"));
+  payment.set_amount_micros(*amount);
+  payment.set_currency(currency);
+  payment.set_source_line(line);
+  AddTotal(currency, *amount, line);
+  entries_.push_back(
+      AppendEntry{kPremiumPaymentKind, payment.SerializeAsString()});
+  lines_.push_back(line);
+}
+
+}  // namespace premium

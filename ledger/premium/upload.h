@@ -1,0 +1,99 @@
+// Uploaded CSV files (DESIGN section 8) turned into ledger records. An
+// upload is all or nothing: every row is validated, every problem is
+// reported with its line and column, and records are produced only when the
+// whole file is good. Pure library code: what the services know of the
+// ledger (programs, parties) reaches it through UploadContext.
+#ifndef PREMIUM_LEDGER_PREMIUM_UPLOAD_H_
+#define PREMIUM_LEDGER_PREMIUM_UPLOAD_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "ledger/csv/csv_reader.h"
+#include "ledger/ledger.h"
+#include "ledger/premium/program.h"
+
+namespace premium {
+
+// The columns of each file kind, exactly as DESIGN section 8 names them.
+inline constexpr absl::string_view kPurchaseColumns[] = {
+    "invoice_id", "supplier_id", "program_id",
+    "purchase_date", "quantity", "unit"};
+inline constexpr absl::string_view kPaymentColumns[] = {
+    "payment_id", "supplier_id", "program_id", "paid_date", "amount",
+    "currency"};
+
+// What an upload needs to know of the ledger. Each lookup is called at most
+// once per distinct id of an upload.
+struct UploadContext {
+  // The party uploading (the brand for purchases and payments).
+  std::string party_id;
+  // All versions of a program; NotFound if there is no such program.
+  std::function<absl::StatusOr<ProgramHistory>(absl::string_view program_id)>
+      program;
+  // OK if `supplier_id` is a registered supplier; NotFound otherwise.
+  std::function<absl::Status(absl::string_view supplier_id)> supplier;
+};
+
+// Reads one uploaded file, a chunk at a time, into ledger entries.
+class Upload {
+ public:
+  enum class Kind { kPurchases, kPayments };
+
+  Upload(Kind kind, UploadContext context, csv::Limits limits = {});
+  ~Upload();
+
+  // Feeds the next chunk of the file. A CSV syntax error or an exceeded
+  // limit ends the upload with that error (InvalidArgument or
+  // ResourceExhausted naming the line and column); row problems are
+  // collected and reported by Finish.
+  absl::Status Feed(absl::string_view chunk);
+
+  // Ends the file. InvalidArgument listing every bad row (line, column,
+  // reason) unless the whole file is good; then entries() holds one entry
+  // per data row, in file order.
+  absl::Status Finish();
+
+  // The records, as ledger entries; valid after Finish returned OK.
+  std::vector<AppendEntry>& entries() { return entries_; }
+  // The physical line each entry came from.
+  const std::vector<uint64_t>& lines() const { return lines_; }
+  // Premium (purchases) or amount (payments) per currency, in micro-units.
+  const absl::flat_hash_map<std::string, int64_t>& totals_micros() const {
+    return totals_micros_;
+  }
+
+ private:
+  absl::Status Drain();
+  void ParseRow(const csv::Record& record);
+  void ParsePurchase(const csv::Record& record);
+  void ParsePayment(const csv::Record& record);
+  const ProgramHistory* Program(absl::string_view program_id, uint64_t line,
+                                absl::string_view column);
+  bool SupplierKnown(absl::string_view supplier_id, uint64_t line);
+  void AddTotal(const std::string& currency, int64_t micros, uint64_t line);
+
+  const Kind kind_;
+  const UploadContext context_;
+  csv::Reader reader_;
+  std::optional<csv::Header> header_;
+  csv::ErrorList errors_;
+  std::vector<AppendEntry> entries_;
+  std::vector<uint64_t> lines_;
+  absl::flat_hash_map<std::string, int64_t> totals_micros_;
+  // Business ids seen in this file and their line, to name duplicates.
+  absl::flat_hash_map<std::string, uint64_t> ids_;
+  // Lookups made once per upload.
+  absl::flat_hash_map<std::string, absl::StatusOr<ProgramHistory>> programs_;
+  absl::flat_hash_map<std::string, absl::Status> suppliers_;
+};
+
+}  // namespace premium
+
+#endif  // PREMIUM_LEDGER_PREMIUM_UPLOAD_H_

@@ -1,0 +1,37 @@
+// Receives a streamed CSV upload (common.proto UploadChunk), validates it
+// with ledger/premium/upload.h and appends it as one atomic request.
+// Shared by the services that take uploads.
+#ifndef PREMIUM_SERVICES_UPLOAD_RECEIVER_H_
+#define PREMIUM_SERVICES_UPLOAD_RECEIVER_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "ledger/premium/upload.h"
+#include "services/auth.h"
+#include "services/ledger_client.h"
+#include "wsr/premium/v1/common.pb.h"
+
+namespace premium {
+
+struct UploadLimits {
+  // Bytes of one file; a larger upload is refused with RESOURCE_EXHAUSTED
+  // as soon as it passes the limit, never read whole.
+  uint64_t file_bytes_max = 256 << 20;
+  // One message's data at most.
+  size_t chunk_bytes_max = 1 << 20;
+};
+
+// Reads the stream (a header, then the file's bytes), validates every row,
+// and appends the file's records for `principal` under the header's
+// request_id (default: "sha256:" and the file's SHA-256, so the same file
+// uploaded twice appends once). Programs and suppliers are looked up in
+// the ledger.
+absl::StatusOr<wsr::premium::v1::UploadReceipt> ReceiveUpload(
+    grpc::ServerReader<wsr::premium::v1::UploadChunk>* reader,
+    const Principal& principal, Upload::Kind kind, LedgerClient& ledger,
+    const UploadLimits& limits);
+
+}  // namespace premium
+
+#endif  // PREMIUM_SERVICES_UPLOAD_RECEIVER_H_
