@@ -28,6 +28,8 @@
 #include "services/ledger_client.h"
 #include "services/ledger_service.h"
 #include "services/server_secret.h"
+#include "services/supplier_service.h"
+#include "services/worker_service.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
@@ -196,6 +198,11 @@ int Serve(const ServeFlags& flags) {
   builder.RegisterService(&admin_service);
   BrandServiceImpl brand_service(ledger_client.get(), &authenticator);
   builder.RegisterService(&brand_service);
+  SupplierServiceImpl supplier_service(ledger_client.get(), &authenticator,
+                                       secret->get());
+  builder.RegisterService(&supplier_service);
+  WorkerServiceImpl worker_service(ledger_client.get());
+  builder.RegisterService(&worker_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     spdlog::error("cannot listen on {}", flags.listen);
@@ -205,6 +212,8 @@ int Serve(const ServeFlags& flags) {
   health->SetServingStatus("wsr.premium.v1.LedgerService", true);
   health->SetServingStatus("wsr.premium.v1.AdminService", true);
   health->SetServingStatus("wsr.premium.v1.BrandService", true);
+  health->SetServingStatus("wsr.premium.v1.SupplierService", true);
+  health->SetServingStatus("wsr.premium.v1.WorkerService", true);
 
   const std::string host = flags.listen.substr(0, flags.listen.rfind(':'));
   // Tests and scripts read this line to learn the port (--listen HOST:0).

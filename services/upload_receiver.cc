@@ -74,8 +74,10 @@ absl::Status ExplainTakenKeys(Upload& upload, LedgerClient& ledger,
       absl::StatusOr<uint64_t> holder = ledger.FindUnique(key);
       if (holder.ok()) {
         const bool purchase = entry.kind() == kPurchaseReportKind;
-        errors.Add(upload.lines()[i], purchase ? "invoice_id" : "payment_id",
-                   absl::StrCat(purchase ? "invoice" : "payment",
+        const bool payment = entry.kind() == kPremiumPaymentKind;
+        errors.Add(upload.lines()[i],
+                   purchase ? "invoice_id" : (payment ? "payment_id" : ""),
+                   absl::StrCat(purchase ? "invoice" : (payment ? "payment" : "line"),
                                 " is already recorded (ledger seq ", *holder,
                                 ")"));
       }
@@ -88,7 +90,8 @@ absl::Status ExplainTakenKeys(Upload& upload, LedgerClient& ledger,
 
 absl::StatusOr<pb::UploadReceipt> ReceiveUpload(
     grpc::ServerReader<pb::UploadChunk>* reader, const Principal& principal,
-    Upload::Kind kind, LedgerClient& ledger, const UploadLimits& limits) {
+    Upload::Kind kind, LedgerClient& ledger, const UploadLimits& limits,
+    const BeforeAppend& before_append) {
   pb::UploadChunk chunk;
   if (!reader->Read(&chunk) || !chunk.has_header()) {
     return absl::InvalidArgumentError(
@@ -125,6 +128,12 @@ absl::StatusOr<pb::UploadReceipt> ReceiveUpload(
                                ? absl::StrCat("sha256:", content_hash.HexDigest())
                                : header.request_id();
   append.entries = std::move(upload.entries());
+  if (before_append) {
+    if (absl::Status s = before_append(append.idempotency_key, &append.entries);
+        !s.ok()) {
+      return s;
+    }
+  }
   const size_t records = append.entries.size();
   absl::StatusOr<AppendReceipt> receipt = ledger.Append(append);
   if (absl::IsAlreadyExists(receipt.status())) {

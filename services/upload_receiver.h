@@ -6,6 +6,9 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
+#include <vector>
+
 #include "absl/status/statusor.h"
 #include "ledger/premium/upload.h"
 #include "services/auth.h"
@@ -26,11 +29,14 @@ struct UploadLimits {
 // and appends the file's records for `principal` under the header's
 // request_id (default: "sha256:" and the file's SHA-256, so the same file
 // uploaded twice appends once). Programs and suppliers are looked up in
-// the ledger.
+// the ledger. `before_append`, when set, may complete the entries (paystub
+// codes) once the idempotency key is known; its error refuses the upload.
+using BeforeAppend = std::function<absl::Status(
+    absl::string_view idempotency_key, std::vector<AppendEntry>* entries)>;
 absl::StatusOr<wsr::premium::v1::UploadReceipt> ReceiveUpload(
     grpc::ServerReader<wsr::premium::v1::UploadChunk>* reader,
     const Principal& principal, Upload::Kind kind, LedgerClient& ledger,
-    const UploadLimits& limits);
+    const UploadLimits& limits, const BeforeAppend& before_append = nullptr);
 
 }  // namespace premium
 

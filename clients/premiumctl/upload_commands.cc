@@ -14,6 +14,7 @@
 #include "nlohmann/json.hpp"
 #include "services/grpc_status.h"
 #include "wsr/premium/v1/brand.grpc.pb.h"
+#include "wsr/premium/v1/supplier.grpc.pb.h"
 
 namespace premium::ctl {
 namespace {
@@ -48,25 +49,20 @@ class Progress {
   absl::Time last_ = absl::InfinitePast();
 };
 
-using UploadCall = std::function<std::unique_ptr<grpc::ClientWriter<
-    pb::UploadChunk>>(grpc::ClientContext*, pb::UploadReceipt*)>;
-
-absl::Status SendFile(const Connection& connection, const std::string& path,
-                      absl::string_view noun, absl::string_view totals_noun,
-                      const UploadCall& call) {
+// Streams the header and the file's bytes on `writer`, then half-closes.
+// Returns the local failure, if any; the server's answer comes from Finish.
+template <typename Writer>
+absl::Status StreamFile(const std::string& path, grpc::ClientContext* context,
+                        Writer* writer) {
   std::ifstream file(path, std::ios::binary);
   if (!file) {
+    context->TryCancel();
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": cannot open the file"));
   }
   file.seekg(0, std::ios::end);
   const uint64_t total_bytes = static_cast<uint64_t>(file.tellg());
   file.seekg(0);
-
-  auto context = connection.NewContext();
-  pb::UploadReceipt receipt;
-  std::unique_ptr<grpc::ClientWriter<pb::UploadChunk>> writer =
-      call(context.get(), &receipt);
   pb::UploadChunk chunk;
   chunk.mutable_header()->set_file_name(path);
   bool open = writer->Write(chunk);
@@ -90,10 +86,18 @@ absl::Status SendFile(const Connection& connection, const std::string& path,
     return absl::InternalError(absl::StrCat(path, ": read error"));
   }
   if (open) writer->WritesDone();
-  if (absl::Status s = FromGrpcStatus(writer->Finish()); !s.ok()) {
-    return absl::Status(s.code(), absl::StrCat(path, ": ", s.message()));
-  }
+  return absl::OkStatus();
+}
 
+absl::Status WithPath(const std::string& path, const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  const absl::Status s = FromGrpcStatus(status);
+  return absl::Status(s.code(), absl::StrCat(path, ": ", s.message()));
+}
+
+void PrintReceipt(const Connection& connection, const std::string& path,
+                  absl::string_view noun, absl::string_view totals_noun,
+                  const pb::UploadReceipt& receipt) {
   const pb::AppendReceipt& ledger = receipt.ledger();
   if (connection.output() == OutputFormat::kJson) {
     nlohmann::ordered_json json;
@@ -108,7 +112,7 @@ absl::Status SendFile(const Connection& connection, const std::string& path,
       json["totals"][currency] = amount;
     }
     std::cout << json.dump(2) << "\n";
-    return absl::OkStatus();
+    return;
   }
   std::string totals;
   for (const auto& [currency, amount] : receipt.totals()) {
@@ -130,6 +134,72 @@ absl::Status SendFile(const Connection& connection, const std::string& path,
                                                 ledger.entry_count() - 1),
                 std::string(totals_noun).c_str(), totals.c_str());
   }
+}
+
+using UploadCall = std::function<std::unique_ptr<grpc::ClientWriter<
+    pb::UploadChunk>>(grpc::ClientContext*, pb::UploadReceipt*)>;
+
+absl::Status SendFile(const Connection& connection, const std::string& path,
+                      absl::string_view noun, absl::string_view totals_noun,
+                      const UploadCall& call) {
+  auto context = connection.NewContext();
+  pb::UploadReceipt receipt;
+  std::unique_ptr<grpc::ClientWriter<pb::UploadChunk>> writer =
+      call(context.get(), &receipt);
+  if (absl::Status s = StreamFile(path, context.get(), writer.get()); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = WithPath(path, writer->Finish()); !s.ok()) return s;
+  PrintReceipt(connection, path, noun, totals_noun, receipt);
+  return absl::OkStatus();
+}
+
+absl::Status UploadPayroll(const Connection& connection,
+                           const std::string& path,
+                           const std::string& codes_out) {
+  // Checked first: codes the server returns must have somewhere to go.
+  std::unique_ptr<std::ofstream> codes_file;
+  if (!codes_out.empty()) {
+    if (::access(codes_out.c_str(), F_OK) == 0) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("--codes-out ", codes_out, " already exists"));
+    }
+    codes_file = std::make_unique<std::ofstream>(codes_out);
+    if (!*codes_file) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--codes-out ", codes_out, ": cannot create the file"));
+    }
+  }
+  auto stub = pb::SupplierService::NewStub(connection.channel());
+  auto context = connection.NewContext();
+  pb::UploadPayrollResponse response;
+  std::unique_ptr<grpc::ClientWriter<pb::UploadChunk>> writer =
+      stub->UploadPayroll(context.get(), &response);
+  absl::Status status = StreamFile(path, context.get(), writer.get());
+  if (status.ok()) status = WithPath(path, writer->Finish());
+  if (!status.ok()) {
+    if (codes_file != nullptr) {
+      codes_file.reset();
+      ::unlink(codes_out.c_str());
+    }
+    return status;
+  }
+  if (codes_file != nullptr) {
+    *codes_file << "worker_id,program_id,period_start,period_end,code\n";
+    for (const pb::PaystubCode& code : response.codes()) {
+      *codes_file << code.worker_id() << "," << code.program_id() << ","
+                  << code.period_start() << "," << code.period_end() << ","
+                  << code.code() << "\n";
+    }
+    codes_file->close();
+    if (!*codes_file) {
+      return absl::InternalError(
+          absl::StrCat("uploaded, but writing --codes-out ", codes_out,
+                       " failed; upload the same file again to get the codes"));
+    }
+  }
+  PrintReceipt(connection, path, "payroll lines", "premium paid",
+               response.receipt());
   return absl::OkStatus();
 }
 
@@ -156,6 +226,21 @@ void AddSubmit(CLI::App& app, const ActionSink& set_action,
 }  // namespace
 
 void AddUploadCommands(CLI::App& app, const ActionSink& set_action) {
+  CLI::App* payroll = app.add_subcommand("payroll", "a supplier's payroll");
+  payroll->require_subcommand(1);
+  auto payroll_path = std::make_shared<std::string>();
+  auto codes_out = std::make_shared<std::string>();
+  CLI::App* upload = payroll->add_subcommand(
+      "upload", "upload a payroll CSV file, all or nothing");
+  upload->add_option("file", *payroll_path, "the CSV file")->required();
+  upload->add_option("--codes-out", *codes_out,
+                     "write each line's paystub code to this new CSV file");
+  upload->callback([set_action, payroll_path, codes_out] {
+    set_action([payroll_path, codes_out](const Connection& connection) {
+      return UploadPayroll(connection, *payroll_path, *codes_out);
+    });
+  });
+
   AddSubmit(app, set_action, "purchases", "purchases", "premium owed",
             [](pb::BrandService::Stub* stub) -> UploadCall {
               return [stub](grpc::ClientContext* context,

@@ -48,10 +48,9 @@ absl::Status Upload::Finish() {
 absl::Status Upload::Drain() {
   while (std::optional<csv::Record> record = reader_.Next()) {
     if (!header_.has_value()) {
-      const absl::Span<const absl::string_view> columns =
-          kind_ == Kind::kPurchases
-              ? absl::Span<const absl::string_view>(kPurchaseColumns)
-              : absl::Span<const absl::string_view>(kPaymentColumns);
+      absl::Span<const absl::string_view> columns = kPurchaseColumns;
+      if (kind_ == Kind::kPayments) columns = kPaymentColumns;
+      if (kind_ == Kind::kPayroll) columns = kPayrollColumns;
       absl::StatusOr<csv::Header> header = csv::Header::Parse(*record, columns);
       if (!header.ok()) return header.status();
       header_ = *std::move(header);
@@ -69,10 +68,13 @@ absl::Status Upload::Drain() {
 }
 
 void Upload::ParseRow(const csv::Record& record) {
-  if (kind_ == Kind::kPurchases) {
-    ParsePurchase(record);
-  } else {
-    ParsePayment(record);
+  switch (kind_) {
+    case Kind::kPurchases:
+      return ParsePurchase(record);
+    case Kind::kPayments:
+      return ParsePayment(record);
+    case Kind::kPayroll:
+      return ParsePayroll(record);
   }
 }
 
@@ -257,6 +259,74 @@ void Upload::ParsePayment(const csv::Record& record) {
   AddTotal(currency, *amount, line);
   entries_.push_back(
       AppendEntry{kPremiumPaymentKind, payment.SerializeAsString()});
+  lines_.push_back(line);
+}
+
+void Upload::ParsePayroll(const csv::Record& record) {
+  const uint64_t line = record.line;
+  const auto field = [&](absl::string_view name) -> const std::string& {
+    return record.fields[header_->index(name)];
+  };
+  const size_t errors_before = errors_.count();
+  const auto check = [&](absl::string_view column, const absl::Status& s) {
+    if (!s.ok()) errors_.Add(line, column, s.message());
+    return s.ok();
+  };
+  const std::string& program_id = field("program_id");
+  const ProgramHistory* history = nullptr;
+  if (check("program_id", ValidateId("program_id", program_id))) {
+    history = Program(program_id, line, "program_id");
+  }
+  check("worker_id", ValidateId("worker_id", field("worker_id")));
+  absl::StatusOr<absl::CivilDay> start =
+      ParseDate("period_start", field("period_start"));
+  absl::StatusOr<absl::CivilDay> end =
+      ParseDate("period_end", field("period_end"));
+  absl::StatusOr<absl::CivilDay> pay = ParseDate("pay_date", field("pay_date"));
+  check("period_start", start.status());
+  if (check("period_end", end.status()) && start.ok() && *end < *start) {
+    errors_.Add(line, "period_end", "period_end is before period_start");
+  }
+  if (check("pay_date", pay.status()) && start.ok() && *pay < *start) {
+    errors_.Add(line, "pay_date", "pay_date is before period_start");
+  }
+  absl::StatusOr<int64_t> hours =
+      ParseMicros(ToStd(field("hours")), kHoursSpec);
+  check("hours", hours.status());
+  const std::string& currency = field("currency");
+  absl::StatusOr<int> minor_digits = CurrencyMinorDigits("currency", currency);
+  if (check("currency", minor_digits.status()) && history != nullptr &&
+      currency != history->first().version.currency()) {
+    errors_.Add(line, "currency",
+                absl::StrCat("currency ", currency, " is not program ",
+                             program_id, "'s currency (",
+                             history->first().version.currency(), ")"));
+  }
+  if (!minor_digits.ok()) return;
+  absl::StatusOr<int64_t> wages =
+      ParseMicros(ToStd(field("gross_wages")), AmountSpec(*minor_digits));
+  check("gross_wages", wages.status());
+  absl::StatusOr<int64_t> premium =
+      ParseMicros(ToStd(field("premium_amount")), AmountSpec(*minor_digits));
+  check("premium_amount", premium.status());
+  if (errors_.count() != errors_before) return;
+
+  // Duplicate lines for one worker and period are accepted: reconciliation
+  // reports them (DUPLICATE_PAYROLL_LINE) with their evidence.
+  pb::PayrollLine payroll;
+  payroll.set_supplier_id(context_.party_id);
+  payroll.set_program_id(program_id);
+  payroll.set_worker_id(field("worker_id"));
+  payroll.set_period_start(field("period_start"));
+  payroll.set_period_end(field("period_end"));
+  payroll.set_pay_date(field("pay_date"));
+  payroll.set_hours_micros(*hours);
+  payroll.set_gross_wages_micros(*wages);
+  payroll.set_premium_micros(*premium);
+  payroll.set_currency(currency);
+  payroll.set_source_line(line);
+  AddTotal(currency, *premium, line);
+  entries_.push_back(AppendEntry{kPayrollLineKind, payroll.SerializeAsString()});
   lines_.push_back(line);
 }
 

@@ -28,11 +28,16 @@ inline constexpr absl::string_view kPurchaseColumns[] = {
 inline constexpr absl::string_view kPaymentColumns[] = {
     "payment_id", "supplier_id", "program_id", "paid_date", "amount",
     "currency"};
+inline constexpr absl::string_view kPayrollColumns[] = {
+    "program_id",   "worker_id",      "period_start",
+    "period_end",   "pay_date",       "hours",
+    "gross_wages",  "premium_amount", "currency"};
 
 // What an upload needs to know of the ledger. Each lookup is called at most
 // once per distinct id of an upload.
 struct UploadContext {
-  // The party uploading (the brand for purchases and payments).
+  // The party uploading (the brand for purchases and payments, the
+  // supplier for payroll).
   std::string party_id;
   // All versions of a program; NotFound if there is no such program.
   std::function<absl::StatusOr<ProgramHistory>(absl::string_view program_id)>
@@ -44,7 +49,7 @@ struct UploadContext {
 // Reads one uploaded file, a chunk at a time, into ledger entries.
 class Upload {
  public:
-  enum class Kind { kPurchases, kPayments };
+  enum class Kind { kPurchases, kPayments, kPayroll };
 
   Upload(Kind kind, UploadContext context, csv::Limits limits = {});
   ~Upload();
@@ -64,7 +69,8 @@ class Upload {
   std::vector<AppendEntry>& entries() { return entries_; }
   // The physical line each entry came from.
   const std::vector<uint64_t>& lines() const { return lines_; }
-  // Premium (purchases) or amount (payments) per currency, in micro-units.
+  // Premium (purchases, payroll) or amount (payments) per currency, in
+  // micro-units.
   const absl::flat_hash_map<std::string, int64_t>& totals_micros() const {
     return totals_micros_;
   }
@@ -74,6 +80,7 @@ class Upload {
   void ParseRow(const csv::Record& record);
   void ParsePurchase(const csv::Record& record);
   void ParsePayment(const csv::Record& record);
+  void ParsePayroll(const csv::Record& record);
   const ProgramHistory* Program(absl::string_view program_id, uint64_t line,
                                 absl::string_view column);
   bool SupplierKnown(absl::string_view supplier_id, uint64_t line);
