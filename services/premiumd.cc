@@ -47,6 +47,12 @@ constexpr absl::Duration kShutdownGrace = absl::Seconds(10);
 
 struct ServeFlags {
   std::string data_dir;
+  // Serve only LedgerService (the ledger process of the split deployment).
+  bool ledger_only = false;
+  // Serve only the role services, against the ledger at this address.
+  std::string ledger_addr;
+  std::string ledger_token_file;
+  std::string secret_file;
   std::string listen = "127.0.0.1:50051";
   std::string origin;
   std::string tls_cert;
@@ -148,8 +154,79 @@ int WaitForStopSignal(const sigset_t& signals) {
   return signal_number;
 }
 
-int Serve(const ServeFlags& flags) {
-  const sigset_t stop_signals = BlockStopSignals();
+// The role services, over whichever LedgerClient this process has.
+class FrontServices {
+ public:
+  FrontServices(LedgerClient* ledger, const ServerSecret* secret)
+      : authenticator_(ledger),
+        admin_(ledger, &authenticator_, secret,
+               [] { return absl::ToCivilDay(absl::Now(), absl::UTCTimeZone()); }),
+        brand_(ledger, &authenticator_),
+        supplier_(ledger, &authenticator_, secret),
+        worker_(ledger) {}
+
+  void AddTo(std::vector<grpc::Service*>* services,
+             std::vector<std::string>* names) {
+    services->insert(services->end(), {&admin_, &brand_, &supplier_, &worker_});
+    names->insert(names->end(),
+                  {"wsr.premium.v1.AdminService", "wsr.premium.v1.BrandService",
+                   "wsr.premium.v1.SupplierService",
+                   "wsr.premium.v1.WorkerService"});
+  }
+
+ private:
+  Authenticator authenticator_;
+  AdminServiceImpl admin_;
+  BrandServiceImpl brand_;
+  SupplierServiceImpl supplier_;
+  WorkerServiceImpl worker_;
+};
+
+// Builds and starts the server on flags.listen with `services`, prints the
+// "serving" line, and returns after a stop signal once the server drained.
+// `before_shutdown` runs first (it stops tails and refuses new appends).
+int RunServer(const ServeFlags& flags, const sigset_t& stop_signals,
+              std::shared_ptr<grpc::ServerCredentials> credentials,
+              const std::vector<grpc::Service*>& services,
+              const std::vector<std::string>& service_names,
+              absl::string_view description,
+              const std::function<void()>& before_shutdown) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(flags.listen, credentials, &port);
+  builder.SetMaxReceiveMessageSize(kMessageBytesMax);
+  // gRPC sets SO_REUSEPORT by default: a second premiumd (on another data
+  // directory) would then share the port and get half the connections.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  for (grpc::Service* service : services) builder.RegisterService(service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    spdlog::error("cannot listen on {}", flags.listen);
+    return 1;
+  }
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  for (const std::string& name : service_names) {
+    health->SetServingStatus(name, true);
+  }
+  const std::string host = flags.listen.substr(0, flags.listen.rfind(':'));
+  // Tests and scripts read this line to learn the port (--listen HOST:0).
+  std::printf("premiumd: serving %s on %s:%d\n",
+              std::string(description).c_str(), host.c_str(), port);
+  std::fflush(stdout);
+
+  const int signal_number = WaitForStopSignal(stop_signals);
+  spdlog::info("signal {}: stopping; appends in flight finish", signal_number);
+  health->SetServingStatus(false);
+  before_shutdown();
+  server->Shutdown(absl::ToChronoTime(absl::Now() + kShutdownGrace));
+  server->Wait();
+  return 0;
+}
+
+// All in one process: the ledger on the embedded RocksDB and every service.
+int ServeEmbedded(const ServeFlags& flags, const sigset_t& stop_signals) {
   const PremiumIndexer indexer;
   LedgerOptions options;
   options.data_dir = flags.data_dir;
@@ -176,63 +253,69 @@ int Serve(const ServeFlags& flags) {
       return 1;
     }
   }
-
   LedgerServiceImpl ledger_service(ledger->get(), *token_hash);
   const std::unique_ptr<LedgerClient> ledger_client =
       NewInProcessLedgerClient(ledger->get());
-  Authenticator authenticator(ledger_client.get());
-  AdminServiceImpl admin_service(
-      ledger_client.get(), &authenticator, secret->get(), [] {
-        return absl::ToCivilDay(absl::Now(), absl::UTCTimeZone());
-      });
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(flags.listen, *credentials, &port);
-  builder.SetMaxReceiveMessageSize(kMessageBytesMax);
-  // gRPC sets SO_REUSEPORT by default: a second premiumd (on another data
-  // directory) would then share the port and get half the connections.
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.RegisterService(&ledger_service);
-  builder.RegisterService(&admin_service);
-  BrandServiceImpl brand_service(ledger_client.get(), &authenticator);
-  builder.RegisterService(&brand_service);
-  SupplierServiceImpl supplier_service(ledger_client.get(), &authenticator,
-                                       secret->get());
-  builder.RegisterService(&supplier_service);
-  WorkerServiceImpl worker_service(ledger_client.get());
-  builder.RegisterService(&worker_service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) {
-    spdlog::error("cannot listen on {}", flags.listen);
-    return 1;
+  std::vector<grpc::Service*> services = {&ledger_service};
+  std::vector<std::string> names = {"wsr.premium.v1.LedgerService"};
+  std::unique_ptr<FrontServices> front;
+  if (!flags.ledger_only) {
+    front = std::make_unique<FrontServices>(ledger_client.get(), secret->get());
+    front->AddTo(&services, &names);
   }
-  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
-  health->SetServingStatus("wsr.premium.v1.LedgerService", true);
-  health->SetServingStatus("wsr.premium.v1.AdminService", true);
-  health->SetServingStatus("wsr.premium.v1.BrandService", true);
-  health->SetServingStatus("wsr.premium.v1.SupplierService", true);
-  health->SetServingStatus("wsr.premium.v1.WorkerService", true);
-
-  const std::string host = flags.listen.substr(0, flags.listen.rfind(':'));
-  // Tests and scripts read this line to learn the port (--listen HOST:0).
-  std::printf("premiumd: serving ledger \"%s\" (tree size %llu) on %s:%d\n",
-              (*ledger)->origin().c_str(),
-              static_cast<unsigned long long>((*ledger)->size()), host.c_str(),
-              port);
-  std::fflush(stdout);
-
-  const int signal_number = WaitForStopSignal(stop_signals);
-  spdlog::info("signal {}: stopping; appends in flight finish", signal_number);
-  health->SetServingStatus(false);
-  ledger_service.Stop();
-  (*ledger)->Close();
-  server->Shutdown(absl::ToChronoTime(absl::Now() + kShutdownGrace));
-  server->Wait();
+  const std::string description = absl::StrCat(
+      flags.ledger_only ? "the ledger " : "ledger ", "\"", (*ledger)->origin(),
+      "\" (tree size ", (*ledger)->size(), ")");
+  const int exit_code =
+      RunServer(flags, stop_signals, *credentials, services, names,
+                description, [&] {
+                  ledger_service.Stop();
+                  (*ledger)->Close();
+                });
+  front.reset();
   ledger->reset();
-  spdlog::info("stopped cleanly");
-  return 0;
+  if (exit_code == 0) spdlog::info("stopped cleanly");
+  return exit_code;
+}
+
+// The microservice deployment: the role services in this process, the
+// ledger in another (premiumd --ledger-only), reached over gRPC.
+int ServeFront(const ServeFlags& flags, const sigset_t& stop_signals) {
+  absl::StatusOr<std::string> token = ReadTokenFile(flags.ledger_token_file);
+  absl::StatusOr<std::unique_ptr<ServerSecret>> secret =
+      ServerSecret::Load(flags.secret_file);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      ServerCredentials(flags);
+  for (const absl::Status& s :
+       {token.status(), secret.status(), credentials.status()}) {
+    if (!s.ok()) {
+      spdlog::error("{}", s.ToString());
+      return 1;
+    }
+  }
+  grpc::ChannelArguments arguments;
+  arguments.SetMaxSendMessageSize(kMessageBytesMax);
+  arguments.SetMaxReceiveMessageSize(kMessageBytesMax);
+  const std::unique_ptr<LedgerClient> ledger_client = NewRemoteLedgerClient(
+      grpc::CreateCustomChannel(flags.ledger_addr,
+                                grpc::InsecureChannelCredentials(), arguments),
+      *token);
+  FrontServices front(ledger_client.get(), secret->get());
+  std::vector<grpc::Service*> services;
+  std::vector<std::string> names;
+  front.AddTo(&services, &names);
+  const int exit_code = RunServer(
+      flags, stop_signals, *credentials, services, names,
+      absl::StrCat("the role services (ledger at ", flags.ledger_addr, ")"),
+      [] {});
+  if (exit_code == 0) spdlog::info("stopped cleanly");
+  return exit_code;
+}
+
+int Serve(const ServeFlags& flags) {
+  const sigset_t stop_signals = BlockStopSignals();
+  if (!flags.ledger_addr.empty()) return ServeFront(flags, stop_signals);
+  return ServeEmbedded(flags, stop_signals);
 }
 
 int Verify(const std::string& data_dir) {
@@ -290,6 +373,16 @@ int main(int argc, char** argv) {
   app.add_option("--tls-key", serve.tls_key, "server private key (PEM)");
   app.add_option("--tls-client-ca", serve.tls_client_ca,
                  "CA (PEM) whose client certificates are required");
+  app.add_flag("--ledger-only", serve.ledger_only,
+               "serve only LedgerService (the ledger process of the split "
+               "deployment)");
+  app.add_option("--ledger-addr", serve.ledger_addr,
+                 "serve only the role services, against the ledger at "
+                 "HOST:PORT");
+  app.add_option("--ledger-token-file", serve.ledger_token_file,
+                 "with --ledger-addr: the ledger's ledger.token");
+  app.add_option("--secret-file", serve.secret_file,
+                 "with --ledger-addr: the ledger's server.secret");
 
   std::string verify_dir;
   CLI::App* verify =
@@ -302,7 +395,15 @@ int main(int argc, char** argv) {
     return app.exit(error);
   }
   if (verify->parsed()) return premium::Verify(verify_dir);
-  if (serve.data_dir.empty()) {
+  if (!serve.ledger_addr.empty()) {
+    if (!serve.data_dir.empty() || serve.ledger_only ||
+        serve.ledger_token_file.empty() || serve.secret_file.empty()) {
+      std::fprintf(stderr,
+                   "premiumd: --ledger-addr needs --ledger-token-file and "
+                   "--secret-file, and no --data-dir or --ledger-only\n");
+      return 2;
+    }
+  } else if (serve.data_dir.empty()) {
     std::fprintf(stderr, "premiumd: --data-dir is required\n");
     return 2;
   }
