@@ -116,10 +116,11 @@ grpc::Status LedgerServiceImpl::ReadEntries(
         absl::StrCat("begin_seq ", request->begin_seq(), " is after end_seq ",
                      request->end_seq())));
   }
-  response->set_tree_size(ledger_->size());
   absl::StatusOr<uint64_t> next =
       FillEntries(request->begin_seq(), request->end_seq(),
                   request->max_entries(), response->mutable_entries());
+  // Read after the entries, so that every entry returned is inside it.
+  response->set_tree_size(ledger_->size());
   return ToGrpcStatus(next.status());
 }
 

@@ -25,7 +25,9 @@ absl::Status WriteNewFile(const std::string& path, absl::string_view contents,
   const int fd =
       ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) {
-    if (errno == EEXIST) return absl::AlreadyExistsError(path);
+    if (errno == EEXIST) {
+      return absl::AlreadyExistsError(absl::StrCat(path, " already exists"));
+    }
     return ErrnoError("open", path, errno);
   }
   size_t written = 0;
@@ -52,7 +54,9 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path,
                                           size_t size_max) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == ENOENT) return absl::NotFoundError(path);
+    if (errno == ENOENT) {
+      return absl::NotFoundError(absl::StrCat(path, ": no such file"));
+    }
     return ErrnoError("open", path, errno);
   }
   std::string contents;
