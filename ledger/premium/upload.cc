@@ -23,25 +23,33 @@ Upload::Upload(Kind kind, UploadContext context, csv::Limits limits)
 
 Upload::~Upload() = default;
 
+absl::Status Upload::Fail(absl::Status status) {
+  status_ = std::move(status);
+  entries_.clear();
+  lines_.clear();
+  totals_micros_.clear();
+  return status_;
+}
+
 absl::Status Upload::Feed(absl::string_view chunk) {
-  if (absl::Status s = reader_.Feed(chunk); !s.ok()) return s;
-  return Drain();
+  if (!status_.ok()) return status_;
+  if (absl::Status s = reader_.Feed(chunk); !s.ok()) return Fail(s);
+  if (absl::Status s = Drain(); !s.ok()) return Fail(s);
+  return absl::OkStatus();
 }
 
 absl::Status Upload::Finish() {
-  if (absl::Status s = reader_.Finish(); !s.ok()) return s;
-  if (absl::Status s = Drain(); !s.ok()) return s;
+  if (!status_.ok()) return status_;
+  if (absl::Status s = reader_.Finish(); !s.ok()) return Fail(s);
+  if (absl::Status s = Drain(); !s.ok()) return Fail(s);
   if (!header_.has_value()) {
-    return absl::InvalidArgumentError("the file is empty: no header row");
+    return Fail(absl::InvalidArgumentError("the file is empty: no header row"));
   }
   if (entries_.empty() && errors_.empty()) {
-    return absl::InvalidArgumentError("the file has a header but no rows");
+    return Fail(
+        absl::InvalidArgumentError("the file has a header but no rows"));
   }
-  if (!errors_.empty()) {
-    entries_.clear();
-    lines_.clear();
-    return errors_.ToStatus();
-  }
+  if (!errors_.empty()) return Fail(errors_.ToStatus());
   return absl::OkStatus();
 }
 
@@ -63,6 +71,7 @@ absl::Status Upload::Drain() {
       continue;
     }
     ParseRow(*record);
+    if (!lookup_failure_.ok()) return lookup_failure_;
   }
   return absl::OkStatus();
 }
@@ -87,10 +96,11 @@ const ProgramHistory* Upload::Program(absl::string_view program_id,
              .first;
   }
   if (!it->second.ok()) {
-    errors_.Add(line, column,
-                absl::IsNotFound(it->second.status())
-                    ? absl::StrCat("no program \"", program_id, "\"")
-                    : std::string(it->second.status().message()));
+    if (!absl::IsNotFound(it->second.status())) {
+      if (lookup_failure_.ok()) lookup_failure_ = it->second.status();
+      return nullptr;
+    }
+    errors_.Add(line, column, absl::StrCat("no program \"", program_id, "\""));
     return nullptr;
   }
   return &*it->second;
@@ -104,11 +114,12 @@ bool Upload::SupplierKnown(absl::string_view supplier_id, uint64_t line) {
              .first;
   }
   if (!it->second.ok()) {
+    if (!absl::IsNotFound(it->second)) {
+      if (lookup_failure_.ok()) lookup_failure_ = it->second;
+      return false;
+    }
     errors_.Add(line, "supplier_id",
-                absl::IsNotFound(it->second)
-                    ? absl::StrCat("no registered supplier \"", supplier_id,
-                                   "\"")
-                    : std::string(it->second.message()));
+                absl::StrCat("no registered supplier \"", supplier_id, "\""));
     return false;
   }
   return true;

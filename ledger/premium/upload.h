@@ -54,15 +54,18 @@ class Upload {
   Upload(Kind kind, UploadContext context, csv::Limits limits = {});
   ~Upload();
 
-  // Feeds the next chunk of the file. A CSV syntax error or an exceeded
-  // limit ends the upload with that error (InvalidArgument or
-  // ResourceExhausted naming the line and column); row problems are
-  // collected and reported by Finish.
+  // Feeds the next chunk of the file. A CSV syntax error, a bad header row
+  // or an exceeded limit ends the upload with that error (InvalidArgument or
+  // ResourceExhausted naming the line and column), as does a lookup that
+  // fails other than with NotFound (its own status: the ledger's problem,
+  // not the file's); row problems are collected and reported by Finish.
+  // Errors are final: every later Feed and Finish returns the same status.
   absl::Status Feed(absl::string_view chunk);
 
   // Ends the file. InvalidArgument listing every bad row (line, column,
   // reason) unless the whole file is good; then entries() holds one entry
-  // per data row, in file order.
+  // per data row, in file order. After any error entries(), lines() and
+  // totals_micros() are empty.
   absl::Status Finish();
 
   // The records, as ledger entries; valid after Finish returned OK.
@@ -77,6 +80,9 @@ class Upload {
 
  private:
   absl::Status Drain();
+  // Makes `status` final and drops every record: nothing of a bad file may
+  // be appended.
+  absl::Status Fail(absl::Status status);
   void ParseRow(const csv::Record& record);
   void ParsePurchase(const csv::Record& record);
   void ParsePayment(const csv::Record& record);
@@ -89,6 +95,10 @@ class Upload {
   const Kind kind_;
   const UploadContext context_;
   csv::Reader reader_;
+  // The error that ended the upload; sticky.
+  absl::Status status_;
+  // The first lookup that failed other than with NotFound.
+  absl::Status lookup_failure_;
   std::optional<csv::Header> header_;
   csv::ErrorList errors_;
   std::vector<AppendEntry> entries_;
