@@ -21,6 +21,7 @@ using ActionSink = std::function<void(CommandAction)>;
 
 void AddAdminCommands(CLI::App& app, const ActionSink& set_action);
 void AddLedgerCommands(CLI::App& app, const ActionSink& set_action);
+void AddStandingCommands(CLI::App& app, const ActionSink& set_action);
 void AddUploadCommands(CLI::App& app, const ActionSink& set_action);
 void AddWorkerCommands(CLI::App& app, const ActionSink& set_action);
 

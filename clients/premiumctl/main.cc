@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   };
   premium::ctl::AddAdminCommands(app, set_action);
   premium::ctl::AddLedgerCommands(app, set_action);
+  premium::ctl::AddStandingCommands(app, set_action);
   premium::ctl::AddUploadCommands(app, set_action);
   premium::ctl::AddWorkerCommands(app, set_action);
 
