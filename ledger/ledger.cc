@@ -1,6 +1,7 @@
 #include "ledger/ledger.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -835,11 +836,21 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(LedgerOptions options) {
   if (!tree_size.ok()) return tree_size.status();
   const bool initialized = tree_size->has_value();
 
-  // A crash between making the key and the first write leaves a key and an
-  // empty database: initialization then resumes with that key.
+  // A crash between making the key and the first write leaves a key, or
+  // half a key pair, and an uninitialized database. Nothing was ever signed
+  // with it (the first checkpoint is written with the tree size), so a
+  // complete key is used and an incomplete one is made anew.
   absl::StatusOr<std::unique_ptr<CheckpointSigner>> signer =
       CheckpointSigner::LoadFromDirectory(options.data_dir);
-  if (absl::IsNotFound(signer.status()) && !initialized) {
+  if (!initialized && (absl::IsNotFound(signer.status()) ||
+                       absl::IsDataLoss(signer.status()))) {
+    for (absl::string_view file : {CheckpointSigner::kPrivateKeyFile,
+                                   CheckpointSigner::kPublicKeyFile}) {
+      const std::string path = absl::StrCat(options.data_dir, "/", file);
+      if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+        return absl::InternalError(absl::StrCat("cannot remove ", path));
+      }
+    }
     signer = CheckpointSigner::CreateInDirectory(options.data_dir);
   }
   if (!signer.ok()) {

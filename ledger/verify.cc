@@ -15,7 +15,6 @@ namespace {
 using storage::Family;
 using wsr::premium::v1::Entry;
 
-constexpr int kLevelsMax = 64;
 constexpr size_t kPublicKeyFileBytesMax = 16 * 1024;
 
 absl::Status BadSeq(VerifyReport* report, uint64_t seq,
@@ -66,9 +65,9 @@ class Verifier {
   merkle::CompactRange range_;
   int64_t last_append_time_micros_ = 0;
   std::optional<OpenRequest> request_;
-  // One iterator per tree level: nodes of a level complete in index order,
-  // so each walks its level once, sequentially.
-  std::array<std::unique_ptr<rocksdb::Iterator>, kLevelsMax> level_iterators_;
+  // Node keys are in the order appends complete them (format.h), the order
+  // CompactRange reports them: one sequential walk checks them all.
+  std::unique_ptr<rocksdb::Iterator> nodes_;
   std::unique_ptr<rocksdb::Iterator> checkpoints_;
   uint64_t last_checkpoint_size_ = 0;
   uint64_t derived_keys_ = 0;
@@ -288,11 +287,11 @@ absl::Status Verifier::CloseRequest(uint64_t last_seq) {
 absl::Status Verifier::CheckNode(const merkle::NodeId& id,
                                  const merkle::Hash& hash) {
   const std::string key = storage::NodeKey(id);
-  std::unique_ptr<rocksdb::Iterator>& it = level_iterators_[id.level];
-  if (it == nullptr) {
-    it = store_->NewIterator(Family::kNodes);
-    it->Seek(key);
+  if (nodes_ == nullptr) {
+    nodes_ = store_->NewIterator(Family::kNodes);
+    nodes_->SeekToFirst();
   }
+  rocksdb::Iterator* it = nodes_.get();
   const uint64_t first_leaf = id.begin();
   if (!it->Valid() || it->key() != key) {
     return BadSeq(report_, first_leaf,

@@ -204,13 +204,6 @@ CheckpointSigner::CreateInDirectory(const std::string& dir) {
   if (!private_pem.ok()) return private_pem.status();
   absl::StatusOr<std::string> public_pem = PublicKeyPem(pkey.get());
   if (!public_pem.ok()) return public_pem.status();
-  // A public key without its private key is what a crash between the two
-  // writes below leaves: it can sign nothing, so it is replaced.
-  const std::string public_path = JoinPath(dir, kPublicKeyFile);
-  if (::access(JoinPath(dir, kPrivateKeyFile).c_str(), F_OK) != 0 &&
-      ::unlink(public_path.c_str()) != 0 && errno != ENOENT) {
-    return absl::InternalError(absl::StrCat("cannot remove ", public_path));
-  }
   if (absl::Status s = WriteNewFile(JoinPath(dir, kPrivateKeyFile),
                                     *private_pem, 0600);
       !s.ok()) {

@@ -73,9 +73,9 @@ class CheckpointSigner {
   static constexpr absl::string_view kPublicKeyFile = "signing_key.pub.pem";
 
   // Creates a new key in `dir`: the private key (PKCS#8 PEM) with mode 0600
-  // and the public key (PEM) with mode 0644. AlreadyExists if a private key
-  // is there: a ledger's key is never replaced silently. A public key file
-  // without its private key (a crash between the two writes) is replaced.
+  // and the public key (PEM) with mode 0644, each written whole or not at
+  // all. AlreadyExists if either is there: a ledger's key is never replaced
+  // silently.
   static absl::StatusOr<std::unique_ptr<CheckpointSigner>> CreateInDirectory(
       const std::string& dir);
   // Loads the key made by CreateInDirectory. NotFound if absent;

@@ -99,17 +99,26 @@ absl::StatusOr<uint64_t> DecodeFixed64(absl::string_view bytes) {
 std::string SeqKey(uint64_t seq) { return EncodeFixed64(seq); }
 
 std::string NodeKey(const merkle::NodeId& id) {
-  std::string key(1, static_cast<char>(id.level));
-  AppendFixed64(&key, id.index);
+  assert(id.level >= 0 && id.level < 64);
+  std::string key;
+  AppendFixed64(&key, id.end() - 1);
+  key.push_back(static_cast<char>(id.level));
   return key;
 }
 
 absl::StatusOr<merkle::NodeId> DecodeNodeKey(absl::string_view key) {
-  if (key.size() != 9 || static_cast<uint8_t>(key[0]) > 63) {
+  if (key.size() != 9 || static_cast<uint8_t>(key[8]) > 63) {
     return absl::InvalidArgumentError("malformed node key");
   }
-  return merkle::NodeId{static_cast<uint8_t>(key[0]),
-                        ReadFixed64(key.data() + 1)};
+  const uint64_t last_leaf = ReadFixed64(key.data());
+  const int level = static_cast<uint8_t>(key[8]);
+  // The node's leaves end at last_leaf, so last_leaf + 1 is a multiple of
+  // its width.
+  const uint64_t end = last_leaf + 1;
+  if (end == 0 || (end & ((uint64_t{1} << level) - 1)) != 0) {
+    return absl::InvalidArgumentError("malformed node key");
+  }
+  return merkle::NodeId{level, (end >> level) - 1};
 }
 
 std::string IdempotencyKey(absl::string_view actor,

@@ -13,10 +13,15 @@
 //                  same WriteBatch as the entries it covers.
 //   "entries"      fixed64 seq -> the serialized wsr.premium.v1.Entry, exactly
 //                  the bytes hashed into the Merkle leaf.
-//   "nodes"        uint8 level || fixed64 index -> 32-byte hash of the perfect
-//                  subtree covering leaves [index << level, (index+1) << level).
-//                  Level 0 holds the leaf hashes. A tree of size N holds
-//                  exactly 2N - popcount(N) nodes.
+//   "nodes"        fixed64 last leaf || uint8 level -> 32-byte hash of the
+//                  perfect subtree at `level` covering leaves
+//                  [index << level, (index+1) << level), whose last leaf is
+//                  ((index+1) << level) - 1. Keyed by the leaf that completes
+//                  the node, so keys grow with the log: new nodes are always
+//                  written past every older one (RocksDB files never overlap
+//                  and compaction is a move), and the nodes of one append sit
+//                  together, leaf first. Level 0 holds the leaf hashes. A tree
+//                  of size N holds exactly 2N - popcount(N) nodes.
 //   "checkpoints"  fixed64 tree_size -> root hash (32) || Ed25519 signature
 //                  (64) over CheckpointBody(origin, tree_size, root). One per
 //                  committed group of appends, and one for the empty tree.

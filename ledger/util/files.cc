@@ -22,14 +22,13 @@ absl::Status ErrnoError(absl::string_view operation, const std::string& path,
 
 absl::Status WriteNewFile(const std::string& path, absl::string_view contents,
                           mode_t mode) {
-  const int fd =
-      ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) {
-    if (errno == EEXIST) {
-      return absl::AlreadyExistsError(absl::StrCat(path, " already exists"));
-    }
-    return ErrnoError("open", path, errno);
-  }
+  // Written under a temporary name and linked into place, so that a crash
+  // leaves either no file or the whole file, never a truncated one; link
+  // (unlike rename) fails if the path exists.
+  const std::string temporary = absl::StrCat(path, ".tmp-", ::getpid());
+  const int fd = ::open(temporary.c_str(),
+                        O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return ErrnoError("open", temporary, errno);
   size_t written = 0;
   while (written < contents.size()) {
     const ssize_t n =
@@ -38,7 +37,8 @@ absl::Status WriteNewFile(const std::string& path, absl::string_view contents,
     if (n <= 0) {
       const int error = errno;
       ::close(fd);
-      return ErrnoError("write", path, error);
+      ::unlink(temporary.c_str());
+      return ErrnoError("write", temporary, error);
     }
     written += static_cast<size_t>(n);
   }
@@ -46,7 +46,29 @@ absl::Status WriteNewFile(const std::string& path, absl::string_view contents,
   const bool ok = ::fchmod(fd, mode) == 0 && ::fsync(fd) == 0;
   const int error = errno;
   ::close(fd);
-  if (!ok) return ErrnoError("sync", path, error);
+  if (!ok) {
+    ::unlink(temporary.c_str());
+    return ErrnoError("sync", temporary, error);
+  }
+  const int linked = ::link(temporary.c_str(), path.c_str());
+  const int link_error = errno;
+  ::unlink(temporary.c_str());
+  if (linked != 0) {
+    if (link_error == EEXIST) {
+      return absl::AlreadyExistsError(absl::StrCat(path, " already exists"));
+    }
+    return ErrnoError("link", path, link_error);
+  }
+  // The new name is durable once its directory is.
+  const size_t slash = path.rfind('/');
+  const std::string directory =
+      slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
+  const int dir_fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) return ErrnoError("open", directory, errno);
+  const bool synced = ::fsync(dir_fd) == 0;
+  const int sync_error = errno;
+  ::close(dir_fd);
+  if (!synced) return ErrnoError("sync", directory, sync_error);
   return absl::OkStatus();
 }
 

@@ -15,7 +15,8 @@
 namespace premium {
 
 // Creates `path` (which must not exist: AlreadyExists otherwise) with
-// exactly `mode` whatever the umask, writes `contents` and fsyncs it.
+// exactly `mode` whatever the umask, holding `contents`, durably (file and
+// directory synced). A crash leaves either no file or the whole file.
 absl::Status WriteNewFile(const std::string& path, absl::string_view contents,
                           mode_t mode);
 
