@@ -203,7 +203,10 @@ int RunServer(const ServeFlags& flags, const sigset_t& stop_signals,
   for (grpc::Service* service : services) builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
-    spdlog::error("cannot listen on {}", flags.listen);
+    spdlog::error(
+        "cannot listen on {} (the address is in use or not local, or the "
+        "TLS key does not match its certificate; gRPC's log above says which)",
+        flags.listen);
     return 1;
   }
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
@@ -227,6 +230,13 @@ int RunServer(const ServeFlags& flags, const sigset_t& stop_signals,
 
 // All in one process: the ledger on the embedded RocksDB and every service.
 int ServeEmbedded(const ServeFlags& flags, const sigset_t& stop_signals) {
+  // Bad TLS flags are refused before the data directory is touched.
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      ServerCredentials(flags);
+  if (!credentials.ok()) {
+    spdlog::error("{}", credentials.status().ToString());
+    return 1;
+  }
   const PremiumIndexer indexer;
   LedgerOptions options;
   options.data_dir = flags.data_dir;
@@ -240,14 +250,11 @@ int ServeEmbedded(const ServeFlags& flags, const sigset_t& stop_signals) {
     return 1;
   }
   absl::StatusOr<merkle::Hash> token_hash = LedgerTokenHash(flags.data_dir);
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      ServerCredentials(flags);
   absl::StatusOr<std::unique_ptr<ServerSecret>> secret =
       ServerSecret::LoadOrCreate(
           absl::StrCat(flags.data_dir, "/", ServerSecret::kFileName));
   const absl::Status admin = BootstrapAdmin(flags.data_dir, **ledger);
-  for (const absl::Status& s : {token_hash.status(), credentials.status(),
-                                secret.status(), admin}) {
+  for (const absl::Status& s : {token_hash.status(), secret.status(), admin}) {
     if (!s.ok()) {
       spdlog::error("{}", s.ToString());
       return 1;

@@ -1,5 +1,11 @@
 #include "clients/premiumctl/connection.h"
 
+#include <grpc/support/log.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
@@ -39,6 +45,47 @@ absl::StatusOr<OutputFormat> ParseOutput(const std::string& output) {
       "--output must be table, json or csv, not \"", output, "\""));
 }
 
+// gRPC loads the PEM files only when it first connects, and a bad file then
+// shows as "UNAVAILABLE: empty address list": ChannelCredentials checks them
+// first, naming the flag. ParseCert and ParseKey return null when `pem` holds
+// no certificate, or no unencrypted private key.
+using Bio = std::unique_ptr<BIO, decltype(&BIO_free)>;
+using Cert = std::unique_ptr<X509, decltype(&X509_free)>;
+using Key = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
+Bio PemBio(const std::string& pem) {
+  return Bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())),
+             &BIO_free);
+}
+Cert ParseCert(const std::string& pem) {
+  Bio bio = PemBio(pem);
+  Cert cert(bio == nullptr
+                ? nullptr
+                : PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr),
+            &X509_free);
+  ERR_clear_error();
+  return cert;
+}
+Key ParseKey(const std::string& pem) {
+  Bio bio = PemBio(pem);
+  // No passphrase prompt: gRPC cannot use an encrypted key either.
+  pem_password_cb* no_passphrase = [](char*, int, int, void*) { return 0; };
+  Key key(bio == nullptr ? nullptr
+                         : PEM_read_bio_PrivateKey(bio.get(), nullptr,
+                                                   no_passphrase, nullptr),
+          &EVP_PKEY_free);
+  ERR_clear_error();
+  return key;
+}
+
+// gRPC logs its own lines for TLS failures (a failed handshake, a file it
+// cannot load) besides the status premiumctl prints: keep standard error to
+// that one line unless GRPC_VERBOSITY asks for gRPC's logs.
+void QuietGrpcLogs() {
+  if (std::getenv("GRPC_VERBOSITY") == nullptr) {
+    gpr_set_log_function([](gpr_log_func_args*) {});
+  }
+}
+
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentials(
     const GlobalFlags& flags) {
   if (flags.tls_ca.empty() && flags.tls_cert.empty() &&
@@ -52,6 +99,10 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentials(
   if (!flags.tls_ca.empty()) {
     absl::StatusOr<std::string> ca = ReadPem("--tls-ca", flags.tls_ca);
     if (!ca.ok()) return ca.status();
+    if (ParseCert(*ca) == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--tls-ca ", flags.tls_ca, ": no PEM certificate"));
+    }
     options.pem_root_certs = *ca;
   }
   if (!flags.tls_cert.empty()) {
@@ -59,6 +110,22 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentials(
     if (!cert.ok()) return cert.status();
     absl::StatusOr<std::string> key = ReadPem("--tls-key", flags.tls_key);
     if (!key.ok()) return key.status();
+    const Cert parsed_cert = ParseCert(*cert);
+    if (parsed_cert == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--tls-cert ", flags.tls_cert, ": no PEM certificate"));
+    }
+    const Key parsed_key = ParseKey(*key);
+    if (parsed_key == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--tls-key ", flags.tls_key, ": no unencrypted PEM private key"));
+    }
+    if (X509_check_private_key(parsed_cert.get(), parsed_key.get()) != 1) {
+      ERR_clear_error();
+      return absl::InvalidArgumentError(
+          absl::StrCat("--tls-key ", flags.tls_key,
+                       " is not the key of --tls-cert ", flags.tls_cert));
+    }
     options.pem_cert_chain = *cert;
     options.pem_private_key = *key;
   }
@@ -96,6 +163,7 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Create(
     const char* env = std::getenv("PREMIUM_SERVER");
     server = env != nullptr && *env != '\0' ? env : kDefaultServer;
   }
+  QuietGrpcLogs();
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
       ChannelCredentials(flags);
   if (!credentials.ok()) return credentials.status();
