@@ -26,8 +26,7 @@ absl::StatusOr<std::string> Base64Field(const nlohmann::json& json,
   std::string decoded;
   if (!absl::Base64Unescape(*text, &decoded) || decoded.size() != bytes) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "checkpoint field \"", name, "\" must be ", bytes,
-        " bytes in base64"));
+        "checkpoint field \"", name, "\" must be ", bytes, " bytes in base64"));
   }
   return decoded;
 }

@@ -37,8 +37,9 @@ bool MatchesCharset(absl::string_view text, absl::string_view extra) {
 absl::Status ValidateToken(absl::string_view field, absl::string_view value,
                            size_t length_max, absl::string_view extra) {
   if (value.empty() || value.size() > length_max) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, " must be 1 to ", length_max, " characters, got ", value.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " must be 1 to ", length_max, " characters, got ",
+                     value.size()));
   }
   if (!MatchesCharset(value, extra)) {
     return absl::InvalidArgumentError(
@@ -52,9 +53,9 @@ absl::Status ValidateDerivedKeys(uint64_t entry_index,
                                  const DerivedKeys& keys) {
   if (keys.unique_keys.size() + keys.lookup_keys.size() >
       kDerivedKeysPerEntryMax) {
-    return absl::InternalError(absl::StrCat(
-        "entries[", entry_index, "] derives more than ",
-        kDerivedKeysPerEntryMax, " keys"));
+    return absl::InternalError(absl::StrCat("entries[", entry_index,
+                                            "] derives more than ",
+                                            kDerivedKeysPerEntryMax, " keys"));
   }
   for (const auto* list : {&keys.unique_keys, &keys.lookup_keys}) {
     // A key listed twice would be stored once but counted twice by
@@ -64,9 +65,9 @@ absl::Status ValidateDerivedKeys(uint64_t entry_index,
       // A NUL would let one lookup key's prefix match another's.
       if (key.empty() || key.size() > kDerivedKeyLengthMax ||
           key.find('\0') != std::string::npos) {
-        return absl::InternalError(absl::StrCat(
-            "entries[", entry_index, "] derives a malformed key \"",
-            absl::CHexEscape(key), "\""));
+        return absl::InternalError(absl::StrCat("entries[", entry_index,
+                                                "] derives a malformed key \"",
+                                                absl::CHexEscape(key), "\""));
       }
       if (!seen.insert(key).second) {
         return absl::InternalError(
@@ -151,26 +152,24 @@ absl::Status ValidateAppendRequest(const AppendRequest& request,
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = ValidateToken("idempotency_key",
-                                     request.idempotency_key,
+  if (absl::Status s = ValidateToken("idempotency_key", request.idempotency_key,
                                      kIdempotencyKeyLengthMax, "._:/=+-");
       !s.ok()) {
     return s;
   }
   if (request.entries.empty()) {
-    return absl::InvalidArgumentError("entries: a request appends at least one");
+    return absl::InvalidArgumentError(
+        "entries: a request appends at least one");
   }
   if (request.entries.size() > options.request_entries_max) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("entries: ", request.entries.size(),
-                     " in one request; the limit is ",
-                     options.request_entries_max));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "entries: ", request.entries.size(), " in one request; the limit is ",
+        options.request_entries_max));
   }
   for (size_t i = 0; i < request.entries.size(); ++i) {
     const AppendEntry& entry = request.entries[i];
-    if (absl::Status s =
-            ValidateToken(absl::StrCat("entries[", i, "].kind"), entry.kind,
-                          kKindLengthMax, "._");
+    if (absl::Status s = ValidateToken(absl::StrCat("entries[", i, "].kind"),
+                                       entry.kind, kKindLengthMax, "._");
         !s.ok()) {
       return s;
     }
@@ -333,9 +332,9 @@ absl::Status Ledger::Impl::Load() {
   if (!range.ok()) return range.status();
   absl::StatusOr<SignedCheckpoint> checkpoint = CheckpointAt(*tree_size);
   if (!checkpoint.ok()) {
-    return absl::DataLossError(absl::StrCat(
-        "no signed checkpoint for the stored tree size ", *tree_size, ": ",
-        checkpoint.status().message()));
+    return absl::DataLossError(
+        absl::StrCat("no signed checkpoint for the stored tree size ",
+                     *tree_size, ": ", checkpoint.status().message()));
   }
   if (checkpoint->checkpoint.root_hash != range->Root()) {
     return absl::DataLossError(absl::StrCat(
@@ -406,9 +405,9 @@ absl::StatusOr<AppendReceipt> Ledger::Impl::Append(
   absl::MutexLock lock(&mu_);
   if (closed_) return absl::UnavailableError("the ledger is closing");
   if (!failed_.ok()) {
-    return absl::UnavailableError(absl::StrCat(
-        "the ledger stopped appending after a failed write: ",
-        failed_.message()));
+    return absl::UnavailableError(
+        absl::StrCat("the ledger stopped appending after a failed write: ",
+                     failed_.message()));
   }
   if (writers_.size() >= options_.pending_requests_max) {
     return absl::ResourceExhaustedError(
@@ -461,9 +460,9 @@ absl::StatusOr<Ledger::Impl::Admission> Ledger::Impl::Admit(
   const std::string key =
       storage::IdempotencyKey(request.actor, request.idempotency_key);
   const auto conflict = [&request] {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "idempotency_key \"", request.idempotency_key,
-        "\" was already used for a different request"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("idempotency_key \"", request.idempotency_key,
+                     "\" was already used for a different request"));
   };
   if (auto it = group->by_idempotency_key.find(key);
       it != group->by_idempotency_key.end()) {
@@ -490,8 +489,8 @@ absl::StatusOr<Ledger::Impl::Admission> Ledger::Impl::Admit(
             absl::StrCat("entries[", i, "]: \"", unique_key,
                          "\" appears twice in the same appends"));
       }
-      absl::StatusOr<std::optional<std::string>> holder = store_->Get(
-          Family::kIndex, storage::UniqueIndexKey(unique_key));
+      absl::StatusOr<std::optional<std::string>> holder =
+          store_->Get(Family::kIndex, storage::UniqueIndexKey(unique_key));
       if (!holder.ok()) return holder.status();
       if (holder->has_value()) {
         absl::StatusOr<uint64_t> seq = storage::DecodeFixed64(**holder);
@@ -525,13 +524,11 @@ absl::Status Ledger::Impl::AddToBatch(Writer* writer, Group* group) {
     }
     const std::string seq_key = storage::SeqKey(seq);
     group->batch.Put(store_->handle(Family::kEntries), seq_key, bytes);
-    group->range.Append(merkle::HashLeaf(bytes),
-                        [&](merkle::NodeId id, const merkle::Hash& hash) {
-                          group->batch.Put(
-                              store_->handle(Family::kNodes),
-                              storage::NodeKey(id),
-                              merkle::HashBytes(hash));
-                        });
+    group->range.Append(merkle::HashLeaf(bytes), [&](merkle::NodeId id,
+                                                     const merkle::Hash& hash) {
+      group->batch.Put(store_->handle(Family::kNodes), storage::NodeKey(id),
+                       merkle::HashBytes(hash));
+    });
     for (const std::string& unique_key : writer->keys[i].unique_keys) {
       group->batch.Put(store_->handle(Family::kIndex),
                        storage::UniqueIndexKey(unique_key), seq_key);
@@ -581,19 +578,18 @@ void Ledger::Impl::CommitGroup(absl::Span<Writer* const> writers) {
     const uint64_t tree_size = group.range.size();
     for (Writer* writer : group.appended) {
       writer->result->tree_size = tree_size;
-      storage::IdempotencyRecord record{writer->fingerprint,
-                                        writer->result->first_seq,
-                                        writer->result->entry_count, tree_size,
-                                        group.append_time_micros};
+      storage::IdempotencyRecord record{
+          writer->fingerprint, writer->result->first_seq,
+          writer->result->entry_count, tree_size, group.append_time_micros};
       group.batch.Put(store_->handle(Family::kIdempotency),
                       storage::IdempotencyKey(writer->request->actor,
                                               writer->request->idempotency_key),
                       storage::EncodeIdempotencyRecord(record));
     }
-    group.batch.Put(store_->handle(Family::kCheckpoints),
-                    storage::EncodeFixed64(tree_size),
-                    storage::EncodeCheckpointRecord(
-                        {checkpoint.checkpoint.root_hash, checkpoint.signature}));
+    group.batch.Put(
+        store_->handle(Family::kCheckpoints), storage::EncodeFixed64(tree_size),
+        storage::EncodeCheckpointRecord(
+            {checkpoint.checkpoint.root_hash, checkpoint.signature}));
     group.batch.Put(store_->handle(Family::kMeta), storage::kMetaTreeSize,
                     storage::EncodeFixed64(tree_size));
     status = store_->Write(&group.batch);
@@ -623,8 +619,8 @@ void Ledger::Impl::CommitGroup(absl::Span<Writer* const> writers) {
 absl::StatusOr<std::vector<StoredEntry>> Ledger::Impl::ReadEntries(
     uint64_t begin_seq, uint64_t end_seq, size_t max) const {
   if (begin_seq > end_seq) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "begin_seq ", begin_seq, " is after end_seq ", end_seq));
+    return absl::InvalidArgumentError(
+        absl::StrCat("begin_seq ", begin_seq, " is after end_seq ", end_seq));
   }
   if (max == 0 || max > options_.read_entries_max) {
     max = options_.read_entries_max;
@@ -693,8 +689,8 @@ absl::StatusOr<SignedCheckpoint> Ledger::Impl::CheckpointAt(
   if (absl::Status s =
           signer_->verifier().Verify(checkpoint.body, checkpoint.signature);
       !s.ok()) {
-    return absl::DataLossError(absl::StrCat(
-        "stored checkpoint at tree size ", tree_size, ": ", s.message()));
+    return absl::DataLossError(absl::StrCat("stored checkpoint at tree size ",
+                                            tree_size, ": ", s.message()));
   }
   return checkpoint;
 }
@@ -754,13 +750,13 @@ absl::StatusOr<uint64_t> Ledger::Impl::FindUnique(
       store_->Get(Family::kIndex, storage::UniqueIndexKey(unique_key));
   if (!bytes.ok()) return bytes.status();
   if (!bytes->has_value()) {
-    return absl::NotFoundError(absl::StrCat("no entry holds \"", unique_key,
-                                            "\""));
+    return absl::NotFoundError(
+        absl::StrCat("no entry holds \"", unique_key, "\""));
   }
   absl::StatusOr<uint64_t> seq = storage::DecodeFixed64(**bytes);
   if (!seq.ok() || *seq >= size()) {
-    return absl::NotFoundError(absl::StrCat("no entry holds \"", unique_key,
-                                            "\""));
+    return absl::NotFoundError(
+        absl::StrCat("no entry holds \"", unique_key, "\""));
   }
   return *seq;
 }
@@ -819,7 +815,8 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(LedgerOptions options) {
     if (absl::Status s = MakeDirectory(options.data_dir); !s.ok()) return s;
   }
   storage::Store::Options store_options;
-  store_options.path = absl::StrCat(options.data_dir, "/", storage::kDatabaseDirectory);
+  store_options.path =
+      absl::StrCat(options.data_dir, "/", storage::kDatabaseDirectory);
   store_options.mode = options.create_if_missing
                            ? storage::Store::Mode::kReadWriteCreate
                            : storage::Store::Mode::kReadWrite;
@@ -868,29 +865,29 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(LedgerOptions options) {
     if (!version.ok()) return version.status();
     if (!version->has_value() || **version != storage::kFormatVersion) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "unsupported ledger format version \"",
-          version->value_or("(none)"), "\"; this build reads ",
-          storage::kFormatVersion));
+          "unsupported ledger format version \"", version->value_or("(none)"),
+          "\"; this build reads ", storage::kFormatVersion));
     }
     if (!stored_origin->has_value()) {
       return absl::DataLossError("the ledger has no stored origin");
     }
     origin = **stored_origin;
     if (!options.origin.empty() && options.origin != origin) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("origin \"", options.origin, "\" does not match the "
-                       "ledger's origin \"", origin, "\""));
+      return absl::FailedPreconditionError(absl::StrCat("origin \"",
+                                                        options.origin,
+                                                        "\" does not match the "
+                                                        "ledger's origin \"",
+                                                        origin, "\""));
     }
   } else if (!options.origin.empty()) {
     origin = options.origin;
   } else {
     // Unique per key, so two ledgers never sign the same origin.
-    const merkle::Hash key_hash =
-        merkle::HashLeaf((*signer)->public_key_pem());
-    origin = absl::StrCat(
-        "premium-ledger/",
-        absl::BytesToHexString(absl::string_view(
-            reinterpret_cast<const char*>(key_hash.data()), 8)));
+    const merkle::Hash key_hash = merkle::HashLeaf((*signer)->public_key_pem());
+    origin =
+        absl::StrCat("premium-ledger/",
+                     absl::BytesToHexString(absl::string_view(
+                         reinterpret_cast<const char*>(key_hash.data()), 8)));
   }
 
   auto impl = std::make_unique<Impl>(std::move(options), *std::move(store),
@@ -913,8 +910,8 @@ uint64_t Ledger::size() const { return impl_->size(); }
 
 absl::StatusOr<StoredEntry> Ledger::ReadEntry(uint64_t seq) const {
   if (seq >= size()) {
-    return absl::OutOfRangeError(absl::StrCat(
-        "seq ", seq, " is beyond the ledger's size ", size()));
+    return absl::OutOfRangeError(
+        absl::StrCat("seq ", seq, " is beyond the ledger's size ", size()));
   }
   absl::StatusOr<std::vector<StoredEntry>> entries =
       impl_->ReadEntries(seq, seq + 1, 1);
@@ -970,7 +967,8 @@ absl::StatusOr<merkle::Hash> Ledger::RootAt(uint64_t tree_size) const {
   return impl_->RootAt(tree_size);
 }
 
-absl::StatusOr<uint64_t> Ledger::FindUnique(absl::string_view unique_key) const {
+absl::StatusOr<uint64_t> Ledger::FindUnique(
+    absl::string_view unique_key) const {
   return impl_->FindUnique(unique_key);
 }
 

@@ -86,15 +86,15 @@ absl::Status Verifier::OpenStore() {
       absl::StrCat(options_.data_dir, "/", CheckpointSigner::kPublicKeyFile),
       kPublicKeyFileBytesMax);
   if (!public_key_pem.ok()) {
-    return absl::DataLossError(absl::StrCat(
-        "the ledger's public key is missing: ",
-        public_key_pem.status().message()));
+    return absl::DataLossError(
+        absl::StrCat("the ledger's public key is missing: ",
+                     public_key_pem.status().message()));
   }
   absl::StatusOr<std::unique_ptr<CheckpointVerifier>> verifier =
       CheckpointVerifier::FromPublicKeyPem(*public_key_pem);
   if (!verifier.ok()) {
-    return absl::DataLossError(absl::StrCat(
-        "the ledger's public key: ", verifier.status().message()));
+    return absl::DataLossError(
+        absl::StrCat("the ledger's public key: ", verifier.status().message()));
   }
   verifier_ = *std::move(verifier);
   return absl::OkStatus();
@@ -146,9 +146,9 @@ absl::Status Verifier::Run() {
         absl::string_view(it->key().data(), it->key().size()));
     if (!key_seq.ok()) return BadSeq(report_, seq, "malformed entry key");
     if (*key_seq != seq) {
-      return BadSeq(report_, seq,
-                    absl::StrCat("entry is missing (the next stored is ",
-                                 *key_seq, ")"));
+      return BadSeq(
+          report_, seq,
+          absl::StrCat("entry is missing (the next stored is ", *key_seq, ")"));
     }
     if (seq >= tree_size_) {
       return BadSeq(report_, seq,
@@ -337,8 +337,8 @@ absl::Status Verifier::CheckCheckpointsUpTo(uint64_t tree_size) {
     if (absl::Status s =
             verifier_->Verify(CheckpointBody(checkpoint), record->signature);
         !s.ok()) {
-      return absl::DataLossError(absl::StrCat(
-          "checkpoint at tree size ", *size, ": ", s.message()));
+      return absl::DataLossError(
+          absl::StrCat("checkpoint at tree size ", *size, ": ", s.message()));
     }
     if (record->root_hash != range_.Root()) {
       // The signature holds, so the entries changed under a checkpoint.

@@ -34,8 +34,8 @@ absl::StatusOr<pb::Allocation> ParseAllocation(absl::string_view text) {
   if (text.empty() || text == "hours") return pb::HOURS;
   if (text == "wages") return pb::WAGES;
   if (text == "none") return pb::NONE;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "allocation \"", text, "\" must be hours, wages or none"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("allocation \"", text, "\" must be hours, wages or none"));
 }
 
 std::string AllocationName(pb::Allocation allocation) {
@@ -79,8 +79,7 @@ absl::StatusOr<Message> ReadRecord(LedgerClient& ledger, uint64_t seq,
   Message message;
   if (entry->entry.kind() != kind ||
       !message.ParseFromString(entry->entry.payload())) {
-    return absl::DataLossError(
-        absl::StrCat("entry ", seq, " is not a ", kind));
+    return absl::DataLossError(absl::StrCat("entry ", seq, " is not a ", kind));
   }
   return message;
 }
@@ -93,10 +92,10 @@ absl::Status ValidateRequestId(absl::string_view request_id) {
         "request_id must be 1 to ", kRequestIdLengthMax, " characters"));
   }
   for (const char c : request_id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                    (c >= '0' && c <= '9') ||
-                    absl::string_view("._:/=+-").find(c) !=
-                        absl::string_view::npos;
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+        (c >= '0' && c <= '9') ||
+        absl::string_view("._:/=+-").find(c) != absl::string_view::npos;
     if (!ok) {
       return absl::InvalidArgumentError(
           "request_id may hold only letters, digits and ._:/=+-");
@@ -139,9 +138,8 @@ absl::StatusOr<pb::ProgramVersion> ProgramVersionFromSpec(
                                      ? spec.payment_terms_days()
                                      : kPaymentTermsDaysDefault);
   version.set_distribution_deadline_days(
-      spec.has_distribution_deadline_days()
-          ? spec.distribution_deadline_days()
-          : kDistributionDeadlineDaysDefault);
+      spec.has_distribution_deadline_days() ? spec.distribution_deadline_days()
+                                            : kDistributionDeadlineDaysDefault);
   version.set_effective_date(spec.effective_date().empty()
                                  ? FormatDate(today)
                                  : spec.effective_date());
@@ -175,8 +173,7 @@ absl::StatusOr<ProgramHistory> LoadProgramHistory(
       ProgramKey(program_id), std::nullopt, kProgramVersionsMax);
   if (!seqs.ok()) return seqs.status();
   if (seqs->empty()) {
-    return absl::NotFoundError(
-        absl::StrCat("no program \"", program_id, "\""));
+    return absl::NotFoundError(absl::StrCat("no program \"", program_id, "\""));
   }
   ProgramHistory history;
   for (const uint64_t seq : *seqs) {
@@ -201,10 +198,10 @@ std::string DerivePartyToken(const ServerSecret& secret, pb::Role role,
   const std::string role_name = RoleName(role);
   const merkle::Hash mac =
       secret.Derive("party-token", {role_name, request_id, party_id});
-  return absl::StrCat(role_name, "_",
-                      CrockfordBase32(absl::string_view(
-                          reinterpret_cast<const char*>(mac.data()),
-                          mac.size())));
+  return absl::StrCat(
+      role_name, "_",
+      CrockfordBase32(absl::string_view(
+          reinterpret_cast<const char*>(mac.data()), mac.size())));
 }
 
 AdminServiceImpl::AdminServiceImpl(LedgerClient* ledger,
@@ -266,9 +263,9 @@ grpc::Status AdminServiceImpl::AddProgramVersion(
       // replays it (same request_id) or refuses it (another request_id).
       bool identical = false;
       for (const ProgramVersionRecord& record : history->versions()) {
-        identical |= record.effective_date == effective &&
-                     record.version.SerializeAsString() ==
-                         version->SerializeAsString();
+        identical |=
+            record.effective_date == effective &&
+            record.version.SerializeAsString() == version->SerializeAsString();
       }
       if (!identical) {
         if (absl::Status s =
@@ -348,8 +345,8 @@ grpc::Status AdminServiceImpl::RegisterParty(
   }
   if (request->role() != pb::BRAND && request->role() != pb::SUPPLIER &&
       request->role() != pb::AUDITOR) {
-    return ToGrpcStatus(absl::InvalidArgumentError(
-        "role must be BRAND, SUPPLIER or AUDITOR"));
+    return ToGrpcStatus(
+        absl::InvalidArgumentError("role must be BRAND, SUPPLIER or AUDITOR"));
   }
   if (absl::Status s = ValidateId("party_id", request->party_id()); !s.ok()) {
     return ToGrpcStatus(s);
@@ -369,8 +366,8 @@ grpc::Status AdminServiceImpl::RegisterParty(
   AppendRequest append;
   append.actor = admin->actor();
   append.idempotency_key = request->request_id();
-  append.entries.push_back(AppendEntry{kPartyRegistrationKind,
-                                       registration.SerializeAsString()});
+  append.entries.push_back(
+      AppendEntry{kPartyRegistrationKind, registration.SerializeAsString()});
   absl::StatusOr<AppendReceipt> receipt = ledger_->Append(append);
   if (absl::IsAlreadyExists(receipt.status()) &&
       ledger_->FindUnique(PartyKey(request->party_id())).ok()) {

@@ -43,9 +43,9 @@ class Authenticator {
   absl::StatusOr<Principal> Authenticate(const grpc::ServerContext& context);
 
   // PermissionDenied unless the principal has one of `roles`.
-  static absl::Status Require(const Principal& principal,
-                              std::initializer_list<wsr::premium::v1::Role>
-                                  roles);
+  static absl::Status Require(
+      const Principal& principal,
+      std::initializer_list<wsr::premium::v1::Role> roles);
 
  private:
   // Resolved tokens (hash hex -> party). Registrations are never changed

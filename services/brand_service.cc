@@ -77,10 +77,9 @@ grpc::Status BrandServiceImpl::GetSupplierStanding(
     return ToGrpcStatus(absl::PermissionDeniedError(
         "a supplier may see only its own standing"));
   }
-  for (const auto& [field, id] :
-       {std::pair<const char*, const std::string&>{"program_id",
-                                                   request->program_id()},
-        {"supplier_id", request->supplier_id()}}) {
+  for (const auto& [field, id] : {std::pair<const char*, const std::string&>{
+                                      "program_id", request->program_id()},
+                                  {"supplier_id", request->supplier_id()}}) {
     if (absl::Status s = ValidateId(field, id); !s.ok()) {
       return ToGrpcStatus(s);
     }

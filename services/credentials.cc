@@ -55,8 +55,8 @@ merkle::Hash HashToken(absl::string_view token) {
 
 bool TokenMatches(absl::string_view token, const merkle::Hash& token_hash) {
   const merkle::Hash candidate = HashToken(token);
-  return CRYPTO_memcmp(candidate.data(), token_hash.data(),
-                       candidate.size()) == 0;
+  return CRYPTO_memcmp(candidate.data(), token_hash.data(), candidate.size()) ==
+         0;
 }
 
 absl::Status WriteTokenFile(const std::string& path, absl::string_view token) {

@@ -80,8 +80,8 @@ class RemoteLedgerClient final : public LedgerClient {
     }
     pb::AppendResponse response;
     auto context = NewContext();
-    if (absl::Status s = FromGrpcStatus(
-            stub_->Append(context.get(), message, &response));
+    if (absl::Status s =
+            FromGrpcStatus(stub_->Append(context.get(), message, &response));
         !s.ok()) {
       return s;
     }
@@ -96,8 +96,8 @@ class RemoteLedgerClient final : public LedgerClient {
     pb::ReadEntriesRequest request;
     request.set_begin_seq(begin_seq);
     request.set_end_seq(end_seq);
-    request.set_max_entries(static_cast<uint32_t>(
-        std::min<size_t>(max_entries, UINT32_MAX)));
+    request.set_max_entries(
+        static_cast<uint32_t>(std::min<size_t>(max_entries, UINT32_MAX)));
     pb::ReadEntriesResponse response;
     auto context = NewContext();
     if (absl::Status s = FromGrpcStatus(
@@ -141,8 +141,8 @@ class RemoteLedgerClient final : public LedgerClient {
     pb::FindEntriesRequest request;
     request.set_lookup_key(std::string(key));
     if (after_seq.has_value()) request.set_after_seq(*after_seq);
-    request.set_max_results(static_cast<uint32_t>(
-        std::min<size_t>(max_results, UINT32_MAX)));
+    request.set_max_results(
+        static_cast<uint32_t>(std::min<size_t>(max_results, UINT32_MAX)));
     return Find(request);
   }
 

@@ -39,8 +39,7 @@ class LedgerClient {
       absl::string_view key, std::optional<uint64_t> after_seq,
       size_t max_results) = 0;
   virtual absl::StatusOr<SignedCheckpoint> LatestCheckpoint() = 0;
-  virtual absl::StatusOr<SignedCheckpoint> CheckpointAt(
-      uint64_t tree_size) = 0;
+  virtual absl::StatusOr<SignedCheckpoint> CheckpointAt(uint64_t tree_size) = 0;
   virtual absl::StatusOr<std::vector<merkle::Hash>> InclusionProof(
       uint64_t leaf_index, uint64_t tree_size) = 0;
   // The ledger's checkpoint signing key, PEM.

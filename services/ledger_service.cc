@@ -95,7 +95,8 @@ absl::StatusOr<uint64_t> LedgerServiceImpl::FillEntries(
   size_t bytes = 0;
   uint64_t next_seq = begin_seq;
   for (StoredEntry& entry : *entries) {
-    if (bytes > 0 && bytes + entry.bytes.size() > options_.bytes_per_response_max) {
+    if (bytes > 0 &&
+        bytes + entry.bytes.size() > options_.bytes_per_response_max) {
       break;
     }
     bytes += entry.bytes.size();
@@ -142,8 +143,9 @@ grpc::Status LedgerServiceImpl::FindEntries(
       }
       absl::StatusOr<std::vector<uint64_t>> seqs = ledger_->FindByLookupKey(
           request->lookup_key(),
-          request->has_after_seq() ? std::optional<uint64_t>(request->after_seq())
-                                   : std::nullopt,
+          request->has_after_seq()
+              ? std::optional<uint64_t>(request->after_seq())
+              : std::nullopt,
           max_results);
       if (!seqs.ok()) return ToGrpcStatus(seqs.status());
       response->mutable_seqs()->Add(seqs->begin(), seqs->end());
@@ -167,8 +169,7 @@ grpc::Status LedgerServiceImpl::TailEntries(
   while (!context->IsCancelled() && !stopping_.load()) {
     const uint64_t size = ledger_->size();
     if (next_seq >= size) {
-      ledger_->WaitForGrowth(size,
-                             absl::Now() + options_.tail_poll_interval);
+      ledger_->WaitForGrowth(size, absl::Now() + options_.tail_poll_interval);
       continue;
     }
     pb::TailEntriesResponse response;
@@ -198,9 +199,10 @@ grpc::Status LedgerServiceImpl::GetInclusionProof(
     grpc::ServerContext* /*context*/,
     const pb::GetInclusionProofRequest* request,
     pb::GetInclusionProofResponse* response) {
-  const uint64_t tree_size = request->has_tree_size()
-                                 ? request->tree_size()
-                                 : ledger_->LatestCheckpoint().checkpoint.tree_size;
+  const uint64_t tree_size =
+      request->has_tree_size()
+          ? request->tree_size()
+          : ledger_->LatestCheckpoint().checkpoint.tree_size;
   absl::StatusOr<std::vector<merkle::Hash>> proof =
       ledger_->InclusionProof(request->leaf_index(), tree_size);
   if (!proof.ok()) return ToGrpcStatus(proof.status());
@@ -214,9 +216,10 @@ grpc::Status LedgerServiceImpl::GetConsistencyProof(
     grpc::ServerContext* /*context*/,
     const pb::GetConsistencyProofRequest* request,
     pb::GetConsistencyProofResponse* response) {
-  const uint64_t new_size = request->has_new_size()
-                                ? request->new_size()
-                                : ledger_->LatestCheckpoint().checkpoint.tree_size;
+  const uint64_t new_size =
+      request->has_new_size()
+          ? request->new_size()
+          : ledger_->LatestCheckpoint().checkpoint.tree_size;
   absl::StatusOr<std::vector<merkle::Hash>> proof =
       ledger_->ConsistencyProof(request->old_size(), new_size);
   if (!proof.ok()) return ToGrpcStatus(proof.status());

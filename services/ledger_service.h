@@ -1,4 +1,5 @@
-// LedgerService: the gRPC face of the ledger (proto/wsr/premium/v1/ledger.proto).
+// LedgerService: the gRPC face of the ledger
+// (proto/wsr/premium/v1/ledger.proto).
 //
 // Appending and reading entries is for the front services only: those calls
 // need the ledger's service token (written to <data-dir>/ledger.token on first

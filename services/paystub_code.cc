@@ -12,8 +12,8 @@ std::string DerivePaystubCode(const ServerSecret& secret,
                               absl::string_view idempotency_key,
                               uint64_t line_index) {
   const std::string index = absl::StrCat(line_index);
-  const merkle::Hash mac = secret.Derive(
-      "paystub-code", {supplier_id, idempotency_key, index});
+  const merkle::Hash mac =
+      secret.Derive("paystub-code", {supplier_id, idempotency_key, index});
   // 10 bytes are exactly 16 base32 characters.
   const std::string canonical = CrockfordBase32(
       absl::string_view(reinterpret_cast<const char*>(mac.data()), 10));

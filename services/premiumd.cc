@@ -18,9 +18,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "ledger/ledger.h"
+#include "ledger/premium/indexer.h"
 #include "ledger/util/files.h"
 #include "ledger/verify.h"
-#include "ledger/premium/indexer.h"
 #include "services/admin_service.h"
 #include "services/auth.h"
 #include "services/brand_service.h"
@@ -113,8 +113,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
     return grpc::InsecureServerCredentials();
   }
   if (flags.tls_cert.empty() || flags.tls_key.empty()) {
-    return absl::InvalidArgumentError(
-        "--tls-cert and --tls-key go together");
+    return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
   }
   absl::StatusOr<std::string> cert =
       ReadSmallFile(flags.tls_cert, kPemFileBytesMax);
@@ -159,8 +158,9 @@ class FrontServices {
  public:
   FrontServices(LedgerClient* ledger, const ServerSecret* secret)
       : authenticator_(ledger),
-        admin_(ledger, &authenticator_, secret,
-               [] { return absl::ToCivilDay(absl::Now(), absl::UTCTimeZone()); }),
+        admin_(
+            ledger, &authenticator_, secret,
+            [] { return absl::ToCivilDay(absl::Now(), absl::UTCTimeZone()); }),
         brand_(ledger, &authenticator_),
         supplier_(ledger, &authenticator_, secret),
         worker_(ledger) {}
@@ -168,10 +168,10 @@ class FrontServices {
   void AddTo(std::vector<grpc::Service*>* services,
              std::vector<std::string>* names) {
     services->insert(services->end(), {&admin_, &brand_, &supplier_, &worker_});
-    names->insert(names->end(),
-                  {"wsr.premium.v1.AdminService", "wsr.premium.v1.BrandService",
-                   "wsr.premium.v1.SupplierService",
-                   "wsr.premium.v1.WorkerService"});
+    names->insert(
+        names->end(),
+        {"wsr.premium.v1.AdminService", "wsr.premium.v1.BrandService",
+         "wsr.premium.v1.SupplierService", "wsr.premium.v1.WorkerService"});
   }
 
  private:
@@ -273,12 +273,11 @@ int ServeEmbedded(const ServeFlags& flags, const sigset_t& stop_signals) {
   const std::string description = absl::StrCat(
       flags.ledger_only ? "the ledger " : "ledger ", "\"", (*ledger)->origin(),
       "\" (tree size ", (*ledger)->size(), ")");
-  const int exit_code =
-      RunServer(flags, stop_signals, *credentials, services, names,
-                description, [&] {
-                  ledger_service.Stop();
-                  (*ledger)->Close();
-                });
+  const int exit_code = RunServer(flags, stop_signals, *credentials, services,
+                                  names, description, [&] {
+                                    ledger_service.Stop();
+                                    (*ledger)->Close();
+                                  });
   front.reset();
   ledger->reset();
   if (exit_code == 0) spdlog::info("stopped cleanly");

@@ -17,9 +17,9 @@ absl::Status FailureLimiter::Check(absl::string_view source) {
   }
   const int64_t wait_seconds = absl::ToInt64Seconds(
       absl::Ceil(it->second.start + options_.window - now, absl::Seconds(1)));
-  return absl::ResourceExhaustedError(absl::StrCat(
-      "too many failed lookups from this address; try again in ",
-      wait_seconds, " s"));
+  return absl::ResourceExhaustedError(
+      absl::StrCat("too many failed lookups from this address; try again in ",
+                   wait_seconds, " s"));
 }
 
 void FailureLimiter::RecordFailure(absl::string_view source) {

@@ -35,8 +35,8 @@ grpc::Status SupplierServiceImpl::UploadPayroll(
       if (!line.ParseFromString((*entries)[i].payload)) {
         return absl::InternalError("a payroll line does not parse");
       }
-      const std::string code = DerivePaystubCode(
-          *secret_, supplier->party_id, idempotency_key, i);
+      const std::string code =
+          DerivePaystubCode(*secret_, supplier->party_id, idempotency_key, i);
       const merkle::Hash hash = PaystubCodeHash(*NormalizePaystubCode(code));
       line.set_code_sha256(std::string(merkle::HashBytes(hash)));
       (*entries)[i].payload = line.SerializeAsString();

@@ -75,11 +75,11 @@ absl::Status ExplainTakenKeys(Upload& upload, LedgerClient& ledger,
       if (holder.ok()) {
         const bool purchase = entry.kind() == kPurchaseReportKind;
         const bool payment = entry.kind() == kPremiumPaymentKind;
-        errors.Add(upload.lines()[i],
-                   purchase ? "invoice_id" : (payment ? "payment_id" : ""),
-                   absl::StrCat(purchase ? "invoice" : (payment ? "payment" : "line"),
-                                " is already recorded (ledger seq ", *holder,
-                                ")"));
+        errors.Add(
+            upload.lines()[i],
+            purchase ? "invoice_id" : (payment ? "payment_id" : ""),
+            absl::StrCat(purchase ? "invoice" : (payment ? "payment" : "line"),
+                         " is already recorded (ledger seq ", *holder, ")"));
       }
     }
   }
@@ -124,9 +124,10 @@ absl::StatusOr<pb::UploadReceipt> ReceiveUpload(
 
   AppendRequest append;
   append.actor = principal.actor();
-  append.idempotency_key = header.request_id().empty()
-                               ? absl::StrCat("sha256:", content_hash.HexDigest())
-                               : header.request_id();
+  append.idempotency_key =
+      header.request_id().empty()
+          ? absl::StrCat("sha256:", content_hash.HexDigest())
+          : header.request_id();
   append.entries = std::move(upload.entries());
   if (before_append) {
     if (absl::Status s = before_append(append.idempotency_key, &append.entries);
@@ -152,7 +153,8 @@ absl::StatusOr<pb::UploadReceipt> ReceiveUpload(
   ledger_receipt->set_append_time_micros(receipt->append_time_micros);
   ledger_receipt->set_replayed(receipt->replayed);
   for (const auto& [currency, micros] : upload.totals_micros()) {
-    const absl::StatusOr<int> digits = CurrencyMinorDigits("currency", currency);
+    const absl::StatusOr<int> digits =
+        CurrencyMinorDigits("currency", currency);
     (*out.mutable_totals())[currency] =
         FormatMicros(micros, digits.ok() ? *digits : 2);
   }

@@ -83,9 +83,9 @@ grpc::Status WorkerServiceImpl::LookupCode(grpc::ServerContext* context,
   FillLine(line, found->seq, response->mutable_line());
   response->set_entry_bytes(found->entry.bytes);
 
-  absl::StatusOr<std::vector<uint64_t>> seqs = ledger_->FindByLookupKey(
-      WorkerKey(line.supplier_id(), line.worker_id()), std::nullopt,
-      kWorkerLinesMax);
+  absl::StatusOr<std::vector<uint64_t>> seqs =
+      ledger_->FindByLookupKey(WorkerKey(line.supplier_id(), line.worker_id()),
+                               std::nullopt, kWorkerLinesMax);
   if (!seqs.ok()) return ToGrpcStatus(seqs.status());
   absl::btree_map<std::string, int64_t> totals_micros;
   for (const uint64_t seq : *seqs) {
@@ -131,9 +131,9 @@ grpc::Status WorkerServiceImpl::DisputeLine(
   absl::StatusOr<CodeLine> found = FindLine(*context, request->code());
   if (!found.ok()) return ToGrpcStatus(found.status());
   const pb::PayrollLine& line = found->line;
-  absl::StatusOr<int64_t> amount = ParseMicros(
-      std::string_view(request->paystub_amount()),
-      AmountSpec(MinorDigits(line.currency())));
+  absl::StatusOr<int64_t> amount =
+      ParseMicros(std::string_view(request->paystub_amount()),
+                  AmountSpec(MinorDigits(line.currency())));
   if (!amount.ok()) {
     return ToGrpcStatus(absl::InvalidArgumentError(
         absl::StrCat("paystub_amount: ", amount.status().message())));
@@ -157,8 +157,8 @@ grpc::Status WorkerServiceImpl::DisputeLine(
   // The same dispute sent twice is recorded once.
   const merkle::Hash key_hash = merkle::HashLeaf(payload);
   AppendRequest append;
-  append.actor = absl::StrCat("worker:", line.worker_id(), "@",
-                              line.supplier_id());
+  append.actor =
+      absl::StrCat("worker:", line.worker_id(), "@", line.supplier_id());
   append.idempotency_key = absl::StrCat(
       "dispute:", absl::BytesToHexString(absl::string_view(
                       reinterpret_cast<const char*>(key_hash.data()), 16)));

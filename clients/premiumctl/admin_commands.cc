@@ -7,8 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
-#include "absl/time/clock.h"
 #include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
 #include "clients/premiumctl/commands.h"
 #include "ledger/merkle/hasher.h"
 #include "ledger/util/files.h"
@@ -25,12 +25,11 @@ namespace pb = wsr::premium::v1;
 // again after a lost answer appends nothing twice.
 std::string RequestIdFor(absl::string_view command,
                          const google::protobuf::Message& request) {
-  const merkle::Hash digest =
-      merkle::HashLeaf(absl::StrCat(command, "\n", request.SerializeAsString()));
-  return absl::StrCat(
-      "cli-", command, "-",
-      absl::BytesToHexString(absl::string_view(
-          reinterpret_cast<const char*>(digest.data()), 16)));
+  const merkle::Hash digest = merkle::HashLeaf(
+      absl::StrCat(command, "\n", request.SerializeAsString()));
+  return absl::StrCat("cli-", command, "-",
+                      absl::BytesToHexString(absl::string_view(
+                          reinterpret_cast<const char*>(digest.data()), 16)));
 }
 
 std::string Today() {
@@ -47,18 +46,18 @@ void PrintProgram(const pb::Program& program, OutputFormat output) {
     json["versions"] = nlohmann::ordered_json::array();
     for (const pb::ProgramVersionView& view : program.versions()) {
       const pb::ProgramVersionSpec& s = view.spec();
-      json["versions"].push_back({{"effective_date", s.effective_date()},
-                                  {"name", s.name()},
-                                  {"currency", s.currency()},
-                                  {"unit", s.unit()},
-                                  {"worker_rate", s.worker_rate()},
-                                  {"supplier_rate", s.supplier_rate()},
-                                  {"payment_terms_days", s.payment_terms_days()},
-                                  {"distribution_deadline_days",
-                                   s.distribution_deadline_days()},
-                                  {"allocation", s.allocation()},
-                                  {"tolerance", s.tolerance()},
-                                  {"seq", view.seq()}});
+      json["versions"].push_back(
+          {{"effective_date", s.effective_date()},
+           {"name", s.name()},
+           {"currency", s.currency()},
+           {"unit", s.unit()},
+           {"worker_rate", s.worker_rate()},
+           {"supplier_rate", s.supplier_rate()},
+           {"payment_terms_days", s.payment_terms_days()},
+           {"distribution_deadline_days", s.distribution_deadline_days()},
+           {"allocation", s.allocation()},
+           {"tolerance", s.tolerance()},
+           {"seq", view.seq()}});
     }
     std::cout << json.dump(2) << "\n";
     return;
@@ -70,8 +69,8 @@ void PrintProgram(const pb::Program& program, OutputFormat output) {
                   : "%-12s %-10s %-6s %-5s %-12s %-12s %-5s %-8s %-10s %-10s "
                     "%s\n",
               "program", "effective", "cur", "unit", "worker_rate",
-              "supplier_rate", "terms", "deadline", "allocation",
-              "tolerance", "seq");
+              "supplier_rate", "terms", "deadline", "allocation", "tolerance",
+              "seq");
   for (const pb::ProgramVersionView& view : program.versions()) {
     const pb::ProgramVersionSpec& s = view.spec();
     if (csv) {
@@ -86,14 +85,14 @@ void PrintProgram(const pb::Program& program, OutputFormat output) {
                   s.allocation().c_str(), s.tolerance().c_str(),
                   static_cast<unsigned long long>(view.seq()));
     } else {
-      std::printf("%-12s %-10s %-6s %-5s %-12s %-12s %-5d %-8d %-10s %-10s "
-                  "%llu\n",
-                  program.program_id().c_str(), s.effective_date().c_str(),
-                  s.currency().c_str(), s.unit().c_str(),
-                  s.worker_rate().c_str(), s.supplier_rate().c_str(),
-                  s.payment_terms_days(), s.distribution_deadline_days(),
-                  s.allocation().c_str(), s.tolerance().c_str(),
-                  static_cast<unsigned long long>(view.seq()));
+      std::printf(
+          "%-12s %-10s %-6s %-5s %-12s %-12s %-5d %-8d %-10s %-10s "
+          "%llu\n",
+          program.program_id().c_str(), s.effective_date().c_str(),
+          s.currency().c_str(), s.unit().c_str(), s.worker_rate().c_str(),
+          s.supplier_rate().c_str(), s.payment_terms_days(),
+          s.distribution_deadline_days(), s.allocation().c_str(),
+          s.tolerance().c_str(), static_cast<unsigned long long>(view.seq()));
     }
   }
 }
@@ -117,8 +116,8 @@ absl::Status AddProgram(const Connection& connection,
   request.set_request_id(RequestIdFor("program-add", request));
   auto stub = pb::AdminService::NewStub(connection.channel());
   pb::Program program;
-  const grpc::Status status = stub->AddProgramVersion(
-      connection.NewContext().get(), request, &program);
+  const grpc::Status status =
+      stub->AddProgramVersion(connection.NewContext().get(), request, &program);
   if (!status.ok()) return FromGrpcStatus(status);
   PrintProgram(program, connection.output());
   return absl::OkStatus();
@@ -156,9 +155,9 @@ absl::Status AddParty(const Connection& connection, const PartyFlags& flags) {
     if (absl::Status s =
             WriteNewFile(flags.token_out, response.token() + "\n", 0600);
         !s.ok()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "registered, but --token-out ", flags.token_out, ": ", s.message(),
-          "; the token is: ", response.token()));
+      return absl::FailedPreconditionError(
+          absl::StrCat("registered, but --token-out ", flags.token_out, ": ",
+                       s.message(), "; the token is: ", response.token()));
     }
   }
   if (connection.output() == OutputFormat::kJson) {

@@ -88,8 +88,7 @@ void QuietGrpcLogs() {
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentials(
     const GlobalFlags& flags) {
-  if (flags.tls_ca.empty() && flags.tls_cert.empty() &&
-      flags.tls_key.empty()) {
+  if (flags.tls_ca.empty() && flags.tls_cert.empty() && flags.tls_key.empty()) {
     return grpc::InsecureChannelCredentials();
   }
   if (flags.tls_cert.empty() != flags.tls_key.empty()) {

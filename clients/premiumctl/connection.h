@@ -20,9 +20,9 @@ struct GlobalFlags {
   std::string server;  // HOST:PORT; env PREMIUM_SERVER; 127.0.0.1:50051
   std::string token_file;
   std::string output = "table";
-  std::string tls_ca;     // trust this CA (PEM) for the server's certificate
-  std::string tls_cert;   // client certificate (PEM), when the server asks
-  std::string tls_key;    // its private key (PEM)
+  std::string tls_ca;    // trust this CA (PEM) for the server's certificate
+  std::string tls_cert;  // client certificate (PEM), when the server asks
+  std::string tls_key;   // its private key (PEM)
   std::string tls_server_name;  // overrides the name checked in the cert
   double timeout_seconds = 60;
 };

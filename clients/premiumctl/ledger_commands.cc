@@ -43,10 +43,8 @@ void PrintCheckpointTable(const pb::Checkpoint& checkpoint) {
   std::printf("origin      %s\n", checkpoint.origin().c_str());
   std::printf("tree size   %llu\n",
               static_cast<unsigned long long>(checkpoint.tree_size()));
-  std::printf("root hash   %s\n",
-              json["root_hash"].get<std::string>().c_str());
-  std::printf("signature   %s\n",
-              json["signature"].get<std::string>().c_str());
+  std::printf("root hash   %s\n", json["root_hash"].get<std::string>().c_str());
+  std::printf("signature   %s\n", json["signature"].get<std::string>().c_str());
 }
 
 absl::Status Checkpoint(const Connection& connection,
@@ -120,8 +118,8 @@ absl::Status Consistency(const Connection& connection,
   absl::StatusOr<pb::Checkpoint> new_checkpoint = FetchCheckpoint(connection);
   if (!new_checkpoint.ok()) return new_checkpoint.status();
   if (absl::Status s = VerifyCheckpoint(*new_checkpoint, **trusted); !s.ok()) {
-    return absl::DataLossError(absl::StrCat(
-        "INCONSISTENT: the server's checkpoint: ", s.message()));
+    return absl::DataLossError(
+        absl::StrCat("INCONSISTENT: the server's checkpoint: ", s.message()));
   }
   if (new_checkpoint->origin() != old_checkpoint->origin()) {
     return absl::DataLossError(

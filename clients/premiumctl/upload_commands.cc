@@ -116,8 +116,7 @@ void PrintReceipt(const Connection& connection, const std::string& path,
   }
   std::string totals;
   for (const auto& [currency, amount] : receipt.totals()) {
-    absl::StrAppend(&totals, totals.empty() ? "" : ", ", currency, " ",
-                    amount);
+    absl::StrAppend(&totals, totals.empty() ? "" : ", ", currency, " ", amount);
   }
   if (receipt.replayed()) {
     std::printf(
@@ -136,8 +135,9 @@ void PrintReceipt(const Connection& connection, const std::string& path,
   }
 }
 
-using UploadCall = std::function<std::unique_ptr<grpc::ClientWriter<
-    pb::UploadChunk>>(grpc::ClientContext*, pb::UploadReceipt*)>;
+using UploadCall =
+    std::function<std::unique_ptr<grpc::ClientWriter<pb::UploadChunk>>(
+        grpc::ClientContext*, pb::UploadReceipt*)>;
 
 absl::Status SendFile(const Connection& connection, const std::string& path,
                       absl::string_view noun, absl::string_view totals_noun,
@@ -207,7 +207,8 @@ void AddSubmit(CLI::App& app, const ActionSink& set_action,
                const std::string& group, const std::string& noun,
                absl::string_view totals_noun,
                std::function<UploadCall(pb::BrandService::Stub*)> call_of) {
-  CLI::App* parent = app.add_subcommand(group, absl::StrCat("a brand's ", noun));
+  CLI::App* parent =
+      app.add_subcommand(group, absl::StrCat("a brand's ", noun));
   parent->require_subcommand(1);
   auto path = std::make_shared<std::string>();
   CLI::App* submit = parent->add_subcommand(
@@ -215,11 +216,12 @@ void AddSubmit(CLI::App& app, const ActionSink& set_action,
   submit->add_option("file", *path, "the CSV file")->required();
   const std::string totals_label(totals_noun);
   submit->callback([set_action, path, call_of, noun, totals_label] {
-    set_action([path, call_of, noun, totals_label](const Connection& connection) {
-      auto stub = pb::BrandService::NewStub(connection.channel());
-      return SendFile(connection, *path, noun, totals_label,
-                      call_of(stub.get()));
-    });
+    set_action(
+        [path, call_of, noun, totals_label](const Connection& connection) {
+          auto stub = pb::BrandService::NewStub(connection.channel());
+          return SendFile(connection, *path, noun, totals_label,
+                          call_of(stub.get()));
+        });
   });
 }
 

@@ -35,7 +35,8 @@ nlohmann::ordered_json LineJson(const pb::WorkerLine& line) {
 // What a worker's helper would check with nothing but the public key.
 absl::Status VerifyLookup(const pb::WorkerLookup& lookup) {
   absl::StatusOr<std::unique_ptr<CheckpointVerifier>> key =
-      CheckpointVerifier::FromPublicKeyPem(lookup.checkpoint().public_key_pem());
+      CheckpointVerifier::FromPublicKeyPem(
+          lookup.checkpoint().public_key_pem());
   if (!key.ok()) return key.status();
   if (absl::Status s = VerifyCheckpoint(lookup.checkpoint(), **key); !s.ok()) {
     return s;
@@ -150,8 +151,8 @@ absl::Status Dispute(const Connection& connection, const DisputeFlags& flags) {
   request.set_paystub_amount(flags.paystub_amount);
   request.set_note(flags.note);
   pb::DisputeLineResponse response;
-  if (absl::Status s = FromGrpcStatus(stub->DisputeLine(
-          connection.NewContext().get(), request, &response));
+  if (absl::Status s = FromGrpcStatus(
+          stub->DisputeLine(connection.NewContext().get(), request, &response));
       !s.ok()) {
     return s;
   }
@@ -189,8 +190,9 @@ void AddWorkerCommands(CLI::App& app, const ActionSink& set_action) {
   CLI::App* dispute =
       worker->add_subcommand("dispute", "say a recorded line is wrong");
   dispute->add_option("--code", flags->code)->required();
-  dispute->add_option("--paystub-amount", flags->paystub_amount,
-                      "the premium the paystub shows")
+  dispute
+      ->add_option("--paystub-amount", flags->paystub_amount,
+                   "the premium the paystub shows")
       ->required();
   dispute->add_option("--note", flags->note);
   dispute->callback([set_action, flags] {

@@ -52,9 +52,9 @@ absl::StatusOr<std::string> PublicKeyPem(EVP_PKEY* key) {
 
 absl::StatusOr<std::string> PrivateKeyPem(EVP_PKEY* key) {
   BioPtr bio(BIO_new(BIO_s_mem()));
-  if (bio == nullptr || PEM_write_bio_PrivateKey(bio.get(), key, nullptr,
-                                                 nullptr, 0, nullptr,
-                                                 nullptr) != 1) {
+  if (bio == nullptr ||
+      PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr,
+                               nullptr) != 1) {
     return absl::InternalError("cannot encode the private key as PEM");
   }
   char* data = nullptr;
@@ -145,9 +145,9 @@ CheckpointVerifier::FromPublicKeyPem(absl::string_view public_key_pem) {
   }
   BioPtr bio(BIO_new_mem_buf(public_key_pem.data(),
                              static_cast<int>(public_key_pem.size())));
-  PkeyPtr pkey(bio == nullptr ? nullptr
-                              : PEM_read_bio_PUBKEY(bio.get(), nullptr,
-                                                    nullptr, nullptr));
+  PkeyPtr pkey(bio == nullptr
+                   ? nullptr
+                   : PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
   if (pkey == nullptr || !IsEd25519(pkey.get())) {
     return absl::InvalidArgumentError(
         "public key is not an Ed25519 public key in PEM");
@@ -168,9 +168,8 @@ absl::Status CheckpointVerifier::Verify(absl::string_view body,
                      " bytes, got ", signature.size()));
   }
   MdCtxPtr ctx(EVP_MD_CTX_new());
-  if (ctx == nullptr ||
-      EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr,
-                           key_->pkey.get()) != 1) {
+  if (ctx == nullptr || EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr,
+                                             nullptr, key_->pkey.get()) != 1) {
     return absl::InternalError("cannot initialise Ed25519 verification");
   }
   const int result = EVP_DigestVerify(
@@ -204,8 +203,8 @@ CheckpointSigner::CreateInDirectory(const std::string& dir) {
   if (!private_pem.ok()) return private_pem.status();
   absl::StatusOr<std::string> public_pem = PublicKeyPem(pkey.get());
   if (!public_pem.ok()) return public_pem.status();
-  if (absl::Status s = WriteNewFile(JoinPath(dir, kPrivateKeyFile),
-                                    *private_pem, 0600);
+  if (absl::Status s =
+          WriteNewFile(JoinPath(dir, kPrivateKeyFile), *private_pem, 0600);
       !s.ok()) {
     return s;
   }
@@ -223,14 +222,15 @@ CheckpointSigner::LoadFromDirectory(const std::string& dir) {
   struct stat info;
   if (::stat(private_path.c_str(), &info) != 0) {
     if (errno == ENOENT) return absl::NotFoundError(private_path);
-    return absl::InternalError(absl::StrCat("stat ", private_path, ": ",
-                                            std::strerror(errno)));
+    return absl::InternalError(
+        absl::StrCat("stat ", private_path, ": ", std::strerror(errno)));
   }
   if ((info.st_mode & 077) != 0) {
     return absl::FailedPreconditionError(absl::StrCat(
         private_path, " is readable by others; it must have mode 0600"));
   }
-  absl::StatusOr<std::string> private_pem = ReadSmallFile(private_path, kKeyFileBytesMax);
+  absl::StatusOr<std::string> private_pem =
+      ReadSmallFile(private_path, kKeyFileBytesMax);
   if (!private_pem.ok()) return private_pem.status();
   absl::StatusOr<std::string> public_pem =
       ReadSmallFile(JoinPath(dir, kPublicKeyFile), kKeyFileBytesMax);
@@ -248,8 +248,8 @@ CheckpointSigner::LoadFromDirectory(const std::string& dir) {
   absl::StatusOr<std::string> derived_public_pem = PublicKeyPem(pkey.get());
   if (!derived_public_pem.ok()) return derived_public_pem.status();
   if (*derived_public_pem != *public_pem) {
-    return absl::DataLossError(absl::StrCat(
-        JoinPath(dir, kPublicKeyFile), " does not match ", private_path));
+    return absl::DataLossError(absl::StrCat(JoinPath(dir, kPublicKeyFile),
+                                            " does not match ", private_path));
   }
   absl::StatusOr<std::unique_ptr<CheckpointVerifier>> verifier =
       CheckpointVerifier::FromPublicKeyPem(*public_pem);
@@ -263,17 +263,16 @@ CheckpointSigner::LoadFromDirectory(const std::string& dir) {
 absl::StatusOr<std::string> CheckpointSigner::Sign(
     absl::string_view body) const {
   MdCtxPtr ctx(EVP_MD_CTX_new());
-  if (ctx == nullptr || EVP_DigestSignInit(ctx.get(), nullptr, nullptr,
-                                           nullptr, key_->pkey.get()) != 1) {
+  if (ctx == nullptr || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr,
+                                           key_->pkey.get()) != 1) {
     return absl::InternalError("cannot initialise Ed25519 signing");
   }
   std::string signature(kEd25519SignatureBytes, '\0');
   size_t length = signature.size();
-  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(
-                                    signature.data()),
-                     &length,
-                     reinterpret_cast<const unsigned char*>(body.data()),
-                     body.size()) != 1 ||
+  if (EVP_DigestSign(
+          ctx.get(), reinterpret_cast<unsigned char*>(signature.data()),
+          &length, reinterpret_cast<const unsigned char*>(body.data()),
+          body.size()) != 1 ||
       length != kEd25519SignatureBytes) {
     return absl::InternalError("Ed25519 signing failed");
   }

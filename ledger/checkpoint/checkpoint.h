@@ -14,10 +14,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "ledger/merkle/hasher.h"
 
 namespace premium {
@@ -54,7 +54,8 @@ class CheckpointVerifier {
   // OK when `signature` is a valid signature of `body`; otherwise
   // PermissionDenied (a forged or foreign checkpoint is an attack, not bad
   // syntax).
-  absl::Status Verify(absl::string_view body, absl::string_view signature) const;
+  absl::Status Verify(absl::string_view body,
+                      absl::string_view signature) const;
 
   const std::string& public_key_pem() const { return public_key_pem_; }
 

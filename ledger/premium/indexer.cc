@@ -91,8 +91,8 @@ absl::Status PremiumIndexer::Derive(const pb::Entry& entry,
     return DeriveWith<pb::ProgramVersion>(
         entry,
         [](const pb::ProgramVersion& m, uint64_t, DerivedKeys* k) {
-          k->unique_keys.push_back(absl::StrCat(ProgramKey(m.program_id()),
-                                                "/", m.effective_date()));
+          k->unique_keys.push_back(absl::StrCat(ProgramKey(m.program_id()), "/",
+                                                m.effective_date()));
           k->lookup_keys = {ProgramKey(m.program_id()), ProgramsKey()};
         },
         keys);
@@ -101,8 +101,7 @@ absl::Status PremiumIndexer::Derive(const pb::Entry& entry,
     return DeriveWith<pb::PartyRegistration>(
         entry,
         [](const pb::PartyRegistration& m, uint64_t, DerivedKeys* k) {
-          k->unique_keys = {PartyKey(m.party_id()),
-                            TokenKey(m.token_sha256())};
+          k->unique_keys = {PartyKey(m.party_id()), TokenKey(m.token_sha256())};
           k->lookup_keys = {PartiesKey()};
         },
         keys);

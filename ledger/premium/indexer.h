@@ -10,12 +10,11 @@
 //                                                       supplier/<supplier>
 //   PremiumPayment     payment/<brand>/<payment_id>     brand/<brand>,
 //                                                       supplier/<supplier>
-//   PayrollLine        code/<sha256 hex>                worker/<supplier>/<worker>,
+//   PayrollLine        code/<sha256 hex> worker/<supplier>/<worker>,
 //                                                       payroll/<supplier>
 //   Suspension,
-//   Reinstatement      -                                standing/<program>/<supplier>
-//   WorkerDispute      -                                dispute/<line seq>
-//   Reversal           reversal/<seq>                   -
+//   Reinstatement      - standing/<program>/<supplier> WorkerDispute      -
+//   dispute/<line seq> Reversal           reversal/<seq>                   -
 #ifndef PREMIUM_LEDGER_PREMIUM_INDEXER_H_
 #define PREMIUM_LEDGER_PREMIUM_INDEXER_H_
 
@@ -44,8 +43,10 @@ std::string ProgramsKey();
 std::string PartyKey(absl::string_view party_id);
 std::string PartiesKey();
 std::string TokenKey(absl::string_view token_sha256);
-std::string InvoiceKey(absl::string_view brand_id, absl::string_view invoice_id);
-std::string PaymentKey(absl::string_view brand_id, absl::string_view payment_id);
+std::string InvoiceKey(absl::string_view brand_id,
+                       absl::string_view invoice_id);
+std::string PaymentKey(absl::string_view brand_id,
+                       absl::string_view payment_id);
 std::string BrandKey(absl::string_view brand_id);
 std::string SupplierKey(absl::string_view supplier_id);
 std::string CodeKey(absl::string_view code_sha256);

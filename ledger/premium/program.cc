@@ -54,9 +54,9 @@ absl::Status ValidateProgramVersion(const pb::ProgramVersion& version) {
       RoundMicrosHalfEven(version.tolerance_micros(), *minor_digits);
   if (version.tolerance_micros() < 0 || !rounded.ok() ||
       *rounded != version.tolerance_micros()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "tolerance must be a non-negative amount with at most ",
-        *minor_digits, " decimals"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("tolerance must be a non-negative amount with at most ",
+                     *minor_digits, " decimals"));
   }
   return ParseDate("effective_date", version.effective_date()).status();
 }
@@ -67,9 +67,8 @@ absl::Status ProgramHistory::Add(ProgramVersionRecord record) {
     if (record.version.currency() != first.currency() ||
         record.version.unit() != first.unit()) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "program ", first.program_id(), " is in ", first.currency(),
-          " per ", first.unit(),
-          "; a new version cannot change its currency or unit"));
+          "program ", first.program_id(), " is in ", first.currency(), " per ",
+          first.unit(), "; a new version cannot change its currency or unit"));
     }
   }
   const auto position = std::lower_bound(
@@ -108,8 +107,8 @@ absl::StatusOr<PurchasePremium> ComputePurchasePremium(
     const pb::ProgramVersion& version, int64_t quantity_micros, Unit unit) {
   absl::StatusOr<Unit> program_unit = ParseUnit(version.unit());
   if (!program_unit.ok()) return program_unit.status();
-  absl::StatusOr<int64_t> total_rate = CheckedAdd(
-      version.worker_rate_micros(), version.supplier_rate_micros());
+  absl::StatusOr<int64_t> total_rate =
+      CheckedAdd(version.worker_rate_micros(), version.supplier_rate_micros());
   if (!total_rate.ok()) return total_rate.status();
   absl::StatusOr<int64_t> premium =
       PremiumMicros(quantity_micros, unit, *program_unit, *total_rate);
@@ -122,8 +121,8 @@ absl::StatusOr<PurchasePremium> ComputePurchasePremium(
 
 absl::StatusOr<int64_t> WorkerPortionMicros(const pb::ProgramVersion& version,
                                             int64_t amount_micros) {
-  absl::StatusOr<int64_t> total_rate = CheckedAdd(
-      version.worker_rate_micros(), version.supplier_rate_micros());
+  absl::StatusOr<int64_t> total_rate =
+      CheckedAdd(version.worker_rate_micros(), version.supplier_rate_micros());
   if (!total_rate.ok()) return total_rate.status();
   return MulDivRoundHalfEven(amount_micros, version.worker_rate_micros(),
                              *total_rate);

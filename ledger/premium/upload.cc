@@ -88,12 +88,12 @@ void Upload::ParseRow(const csv::Record& record) {
 }
 
 const ProgramHistory* Upload::Program(absl::string_view program_id,
-                                      uint64_t line,
-                                      absl::string_view column) {
+                                      uint64_t line, absl::string_view column) {
   auto it = programs_.find(program_id);
   if (it == programs_.end()) {
-    it = programs_.emplace(std::string(program_id), context_.program(program_id))
-             .first;
+    it =
+        programs_.emplace(std::string(program_id), context_.program(program_id))
+            .first;
   }
   if (!it->second.ok()) {
     if (!absl::IsNotFound(it->second.status())) {
@@ -149,10 +149,10 @@ void Upload::ParsePurchase(const csv::Record& record) {
   if (check("invoice_id", ValidateId("invoice_id", invoice_id))) {
     const auto [it, inserted] = ids_.emplace(invoice_id, line);
     if (!inserted) {
-      errors_.Add(line, "invoice_id",
-                  absl::StrCat("invoice_id \"", invoice_id,
-                               "\" appears again (first on line ", it->second,
-                               ")"));
+      errors_.Add(
+          line, "invoice_id",
+          absl::StrCat("invoice_id \"", invoice_id,
+                       "\" appears again (first on line ", it->second, ")"));
     }
   }
   const std::string& supplier_id = field("supplier_id");
@@ -188,7 +188,8 @@ void Upload::ParsePurchase(const csv::Record& record) {
   absl::StatusOr<PurchasePremium> premium =
       ComputePurchasePremium((*version)->version, *quantity, *unit);
   if (!premium.ok()) {
-    errors_.Add(line, absl::IsOutOfRange(premium.status()) ? "quantity" : "unit",
+    errors_.Add(line,
+                absl::IsOutOfRange(premium.status()) ? "quantity" : "unit",
                 premium.status().message());
     return;
   }
@@ -205,7 +206,8 @@ void Upload::ParsePurchase(const csv::Record& record) {
   report.set_program_version_seq((*version)->seq);
   report.set_source_line(line);
   AddTotal((*version)->version.currency(), premium->premium_micros, line);
-  entries_.push_back(AppendEntry{kPurchaseReportKind, report.SerializeAsString()});
+  entries_.push_back(
+      AppendEntry{kPurchaseReportKind, report.SerializeAsString()});
   lines_.push_back(line);
 }
 
@@ -223,10 +225,10 @@ void Upload::ParsePayment(const csv::Record& record) {
   if (check("payment_id", ValidateId("payment_id", payment_id))) {
     const auto [it, inserted] = ids_.emplace(payment_id, line);
     if (!inserted) {
-      errors_.Add(line, "payment_id",
-                  absl::StrCat("payment_id \"", payment_id,
-                               "\" appears again (first on line ", it->second,
-                               ")"));
+      errors_.Add(
+          line, "payment_id",
+          absl::StrCat("payment_id \"", payment_id,
+                       "\" appears again (first on line ", it->second, ")"));
     }
   }
   const std::string& supplier_id = field("supplier_id");
@@ -337,7 +339,8 @@ void Upload::ParsePayroll(const csv::Record& record) {
   payroll.set_currency(currency);
   payroll.set_source_line(line);
   AddTotal(currency, *premium, line);
-  entries_.push_back(AppendEntry{kPayrollLineKind, payroll.SerializeAsString()});
+  entries_.push_back(
+      AppendEntry{kPayrollLineKind, payroll.SerializeAsString()});
   lines_.push_back(line);
 }
 

@@ -23,15 +23,14 @@ namespace premium {
 
 // The columns of each file kind, exactly as DESIGN section 8 names them.
 inline constexpr absl::string_view kPurchaseColumns[] = {
-    "invoice_id", "supplier_id", "program_id",
-    "purchase_date", "quantity", "unit"};
+    "invoice_id",    "supplier_id", "program_id",
+    "purchase_date", "quantity",    "unit"};
 inline constexpr absl::string_view kPaymentColumns[] = {
-    "payment_id", "supplier_id", "program_id", "paid_date", "amount",
-    "currency"};
+    "payment_id", "supplier_id", "program_id",
+    "paid_date",  "amount",      "currency"};
 inline constexpr absl::string_view kPayrollColumns[] = {
-    "program_id",   "worker_id",      "period_start",
-    "period_end",   "pay_date",       "hours",
-    "gross_wages",  "premium_amount", "currency"};
+    "program_id", "worker_id",   "period_start",   "period_end", "pay_date",
+    "hours",      "gross_wages", "premium_amount", "currency"};
 
 // What an upload needs to know of the ledger. Each lookup is called at most
 // once per distinct id of an upload.

@@ -14,10 +14,22 @@ namespace {
 // The currencies of the programs this ledger serves and of the countries
 // where WSR agreements operate; extend as programs need.
 constexpr std::array<std::pair<absl::string_view, int>, 16> kCurrencies = {{
-    {"USD", 2}, {"EUR", 2}, {"GBP", 2}, {"CAD", 2},
-    {"MXN", 2}, {"GTQ", 2}, {"HNL", 2}, {"ZAR", 2},
-    {"LSL", 2}, {"BDT", 2}, {"PKR", 2}, {"INR", 2},
-    {"KHR", 2}, {"CLP", 0}, {"JPY", 0}, {"AUD", 2},
+    {"USD", 2},
+    {"EUR", 2},
+    {"GBP", 2},
+    {"CAD", 2},
+    {"MXN", 2},
+    {"GTQ", 2},
+    {"HNL", 2},
+    {"ZAR", 2},
+    {"LSL", 2},
+    {"BDT", 2},
+    {"PKR", 2},
+    {"INR", 2},
+    {"KHR", 2},
+    {"CLP", 0},
+    {"JPY", 0},
+    {"AUD", 2},
 }};
 
 std::string Quoted(absl::string_view text) {
@@ -72,14 +84,15 @@ size_t Utf8SequenceLength(absl::string_view text, size_t i) {
 }  // namespace
 
 absl::Status ValidateId(absl::string_view field, absl::string_view id) {
-  if (id.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " is empty"));
+  if (id.empty())
+    return absl::InvalidArgumentError(absl::StrCat(field, " is empty"));
   if (id.size() > kIdLengthMax) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, " ", Quoted(id), " is longer than ", kIdLengthMax,
-        " characters"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " ", Quoted(id), " is longer than ", kIdLengthMax,
+                     " characters"));
   }
-  const bool first_ok = (id[0] >= 'a' && id[0] <= 'z') ||
-                        (id[0] >= '0' && id[0] <= '9');
+  const bool first_ok =
+      (id[0] >= 'a' && id[0] <= 'z') || (id[0] >= '0' && id[0] <= '9');
   for (const char c : id) {
     if (!first_ok || !IsIdChar(c)) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -93,7 +106,8 @@ absl::Status ValidateId(absl::string_view field, absl::string_view id) {
 
 absl::Status ValidateText(absl::string_view field, absl::string_view text,
                           size_t length_max) {
-  if (text.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " is empty"));
+  if (text.empty())
+    return absl::InvalidArgumentError(absl::StrCat(field, " is empty"));
   if (text.size() > length_max) {
     return absl::InvalidArgumentError(absl::StrCat(
         field, " is ", text.size(), " bytes; at most ", length_max));
@@ -111,8 +125,8 @@ absl::Status ValidateText(absl::string_view field, absl::string_view text,
     if ((length == 1 && (lead < 0x20 || lead == 0x7F)) ||
         (length == 2 && lead == 0xC2 &&
          static_cast<unsigned char>(text[i + 1]) < 0xA0)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, " holds a control character at byte ", i + 1));
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, " holds a control character at byte ", i + 1));
     }
     i += length;
   }
@@ -131,8 +145,7 @@ absl::StatusOr<absl::CivilDay> ParseDate(absl::string_view field,
   int parts[3] = {0, 0, 0};
   const std::pair<size_t, size_t> spans[3] = {{0, 4}, {5, 2}, {8, 2}};
   for (int p = 0; p < 3; ++p) {
-    for (size_t i = spans[p].first; i < spans[p].first + spans[p].second;
-         ++i) {
+    for (size_t i = spans[p].first; i < spans[p].first + spans[p].second; ++i) {
       if (!absl::ascii_isdigit(text[i])) {
         return invalid("is not a date of the form YYYY-MM-DD");
       }
@@ -147,8 +160,8 @@ absl::StatusOr<absl::CivilDay> ParseDate(absl::string_view field,
     return invalid("is not a calendar day");
   }
   if (parts[0] < kYearMin || parts[0] > kYearMax) {
-    return invalid(absl::StrCat("is outside the years ", kYearMin, " to ",
-                                kYearMax));
+    return invalid(
+        absl::StrCat("is outside the years ", kYearMin, " to ", kYearMax));
   }
   return day;
 }

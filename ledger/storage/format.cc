@@ -155,9 +155,9 @@ std::string EncodeIdempotencyRecord(const IdempotencyRecord& record) {
 absl::StatusOr<IdempotencyRecord> DecodeIdempotencyRecord(
     absl::string_view bytes) {
   if (bytes.size() != kIdempotencyRecordBytes) {
-    return absl::DataLossError(
-        absl::StrCat("idempotency record must be ", kIdempotencyRecordBytes,
-                     " bytes, got ", bytes.size()));
+    return absl::DataLossError(absl::StrCat("idempotency record must be ",
+                                            kIdempotencyRecordBytes,
+                                            " bytes, got ", bytes.size()));
   }
   IdempotencyRecord record;
   record.fingerprint = ReadHash(bytes.data());
@@ -179,9 +179,9 @@ std::string EncodeCheckpointRecord(const CheckpointRecord& record) {
 absl::StatusOr<CheckpointRecord> DecodeCheckpointRecord(
     absl::string_view bytes) {
   if (bytes.size() != 32 + kEd25519SignatureBytes) {
-    return absl::DataLossError(
-        absl::StrCat("checkpoint record must be ", 32 + kEd25519SignatureBytes,
-                     " bytes, got ", bytes.size()));
+    return absl::DataLossError(absl::StrCat("checkpoint record must be ",
+                                            32 + kEd25519SignatureBytes,
+                                            " bytes, got ", bytes.size()));
   }
   CheckpointRecord record;
   record.root_hash = ReadHash(bytes.data());

@@ -40,9 +40,9 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "ledger/merkle/compact_range.h"
 #include "ledger/merkle/hasher.h"
 
@@ -73,8 +73,8 @@ inline constexpr char kLookupKeyTag = 'l';
 // each entry's kind and payload, in order.
 class RequestFingerprinter {
  public:
-  RequestFingerprinter(absl::string_view actor, absl::string_view idempotency_key,
-                       uint64_t entry_count);
+  RequestFingerprinter(absl::string_view actor,
+                       absl::string_view idempotency_key, uint64_t entry_count);
   ~RequestFingerprinter();
   RequestFingerprinter(const RequestFingerprinter&) = delete;
   RequestFingerprinter& operator=(const RequestFingerprinter&) = delete;
@@ -119,7 +119,8 @@ struct CheckpointRecord {
   std::string signature;
 };
 std::string EncodeCheckpointRecord(const CheckpointRecord& record);
-absl::StatusOr<CheckpointRecord> DecodeCheckpointRecord(absl::string_view bytes);
+absl::StatusOr<CheckpointRecord> DecodeCheckpointRecord(
+    absl::string_view bytes);
 
 }  // namespace premium::storage
 

@@ -100,8 +100,7 @@ TEST(Fixed64Test, DecodeRefusesOtherLengths) {
 
 TEST(NodeKeyTest, IsBigEndianLastLeafThenLevel) {
   // Level 3, index 0x0102 covers leaves 0x810..0x817.
-  EXPECT_EQ(NodeKey({3, 0x0102}),
-            std::string("\0\0\0\0\0\0\x08\x17\x03", 9));
+  EXPECT_EQ(NodeKey({3, 0x0102}), std::string("\0\0\0\0\0\0\x08\x17\x03", 9));
   EXPECT_EQ(NodeKey({0, 0}), std::string(9, '\0'));
 }
 

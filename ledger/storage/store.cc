@@ -43,9 +43,8 @@ rocksdb::ColumnFamilyOptions FamilyOptions(
   }
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   // Hashes do not compress; entries do, a little.
-  options.compression = family == Family::kNodes
-                            ? rocksdb::kNoCompression
-                            : rocksdb::kLZ4Compression;
+  options.compression = family == Family::kNodes ? rocksdb::kNoCompression
+                                                 : rocksdb::kLZ4Compression;
   return options;
 }
 
@@ -104,11 +103,11 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const Options& options) {
   rocksdb::DB* db = nullptr;
   rocksdb::Status status;
   if (options.mode == Mode::kReadOnly) {
-    status = rocksdb::DB::OpenForReadOnly(db_options, options.path,
-                                          descriptors, &handles, &db);
+    status = rocksdb::DB::OpenForReadOnly(db_options, options.path, descriptors,
+                                          &handles, &db);
   } else {
-    status = rocksdb::DB::Open(db_options, options.path, descriptors,
-                               &handles, &db);
+    status =
+        rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &db);
   }
   if (!status.ok()) {
     if (status.IsInvalidArgument() &&
@@ -116,8 +115,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const Options& options) {
       return absl::NotFoundError(
           absl::StrCat("no ledger database at ", options.path));
     }
-    return FromRocksStatus(status,
-                           absl::StrCat("opening the ledger at ", options.path));
+    return FromRocksStatus(
+        status, absl::StrCat("opening the ledger at ", options.path));
   }
   auto store = std::unique_ptr<Store>(new Store());
   store->mode_ = options.mode;
@@ -144,8 +143,9 @@ Store::~Store() {
 absl::StatusOr<std::optional<std::string>> Store::Get(
     Family family, absl::string_view key) const {
   std::string value;
-  const rocksdb::Status status = db_->Get(
-      rocksdb::ReadOptions(), handle(family), rocksdb::Slice(key.data(), key.size()), &value);
+  const rocksdb::Status status =
+      db_->Get(rocksdb::ReadOptions(), handle(family),
+               rocksdb::Slice(key.data(), key.size()), &value);
   if (status.IsNotFound()) return std::nullopt;
   if (!status.ok()) return FromRocksStatus(status, "reading the ledger");
   return value;
@@ -161,10 +161,9 @@ absl::StatusOr<std::vector<std::string>> Store::MultiGet(
       db_->MultiGet(rocksdb::ReadOptions(), handles, slices, &values);
   for (size_t i = 0; i < statuses.size(); ++i) {
     if (statuses[i].IsNotFound()) {
-      return absl::DataLossError(
-          absl::StrCat("a record the ledger needs is missing from ",
-                       FamilyName(family), " (key ", i, " of ", keys.size(),
-                       ")"));
+      return absl::DataLossError(absl::StrCat(
+          "a record the ledger needs is missing from ", FamilyName(family),
+          " (key ", i, " of ", keys.size(), ")"));
     }
     if (!statuses[i].ok()) {
       return FromRocksStatus(statuses[i], "reading the ledger");
@@ -193,4 +192,3 @@ absl::Status Store::VerifyChecksums() const {
 }
 
 }  // namespace premium::storage
-

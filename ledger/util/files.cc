@@ -26,8 +26,8 @@ absl::Status WriteNewFile(const std::string& path, absl::string_view contents,
   // leaves either no file or the whole file, never a truncated one; link
   // (unlike rename) fails if the path exists.
   const std::string temporary = absl::StrCat(path, ".tmp-", ::getpid());
-  const int fd = ::open(temporary.c_str(),
-                        O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  const int fd =
+      ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return ErrnoError("open", temporary, errno);
   size_t written = 0;
   while (written < contents.size()) {
@@ -63,7 +63,8 @@ absl::Status WriteNewFile(const std::string& path, absl::string_view contents,
   const size_t slash = path.rfind('/');
   const std::string directory =
       slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
-  const int dir_fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const int dir_fd =
+      ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir_fd < 0) return ErrnoError("open", directory, errno);
   const bool synced = ::fsync(dir_fd) == 0;
   const int sync_error = errno;
