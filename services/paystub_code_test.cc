@@ -115,7 +115,8 @@ TEST_F(PaystubCodeTest, TenThousandCodesOfOneUploadAreDistinct) {
     ASSERT_TRUE(IsPrintedCode(code)) << code;
     codes.insert(code);
     const std::string canonical = WithoutHyphens(code);
-    for (size_t i = 0; i < canonical.size(); ++i) seen_at[i].insert(canonical[i]);
+    for (size_t i = 0; i < canonical.size(); ++i)
+      seen_at[i].insert(canonical[i]);
   }
   EXPECT_EQ(codes.size(), kLines);
   // 80 bits fill all 16 characters: every position takes every one of the
@@ -129,15 +130,12 @@ TEST_F(PaystubCodeTest, TenThousandCodesOfOneUploadAreDistinct) {
 TEST_F(PaystubCodeTest, CanonicalFormOfADerivedCode) {
   const std::string code = DerivePaystubCode(*secret_, "s1", "k", 0);
   const std::string canonical = WithoutHyphens(code);
-  EXPECT_THAT(NormalizePaystubCode(code),
-              IsOkAndHolds(canonical));
-  EXPECT_THAT(NormalizePaystubCode(canonical),
-              IsOkAndHolds(canonical));
+  EXPECT_THAT(NormalizePaystubCode(code), IsOkAndHolds(canonical));
+  EXPECT_THAT(NormalizePaystubCode(canonical), IsOkAndHolds(canonical));
   EXPECT_THAT(NormalizePaystubCode(absl::AsciiStrToLower(canonical)),
               IsOkAndHolds(canonical));
   const std::string spaced = absl::StrReplaceAll(code, {{"-", " "}});
-  EXPECT_THAT(NormalizePaystubCode(spaced),
-              IsOkAndHolds(canonical));
+  EXPECT_THAT(NormalizePaystubCode(spaced), IsOkAndHolds(canonical));
   EXPECT_THAT(NormalizePaystubCode(absl::StrCat("  ", spaced, " ")),
               IsOkAndHolds(canonical));
 }
@@ -148,9 +146,7 @@ TEST(NormalizePaystubCodeTest, LookAlikesAndCaseAreAccepted) {
        {"0123-4567-89AB-CDEF", "0123456789abcdef", "o123-4567-89ab-cdef",
         "O123 4567 89AB CDEF", "0I23-4567-89AB-CDEF", "0l23-4567-89ab-cdef",
         "0L23-4567-89AB-CDEF", "0i23--4567--89ab--cdef", "oi23456789AbCdEf"}) {
-    EXPECT_THAT(NormalizePaystubCode(typed),
-                IsOkAndHolds(canonical))
-        << typed;
+    EXPECT_THAT(NormalizePaystubCode(typed), IsOkAndHolds(canonical)) << typed;
   }
   // Every letter of the alphabet but U, in either case.
   EXPECT_THAT(NormalizePaystubCode("ghjk-mnpq-rstv-wxyz"),
@@ -161,10 +157,10 @@ TEST(NormalizePaystubCodeTest, AnythingElseIsRefused) {
   for (const std::string& typed : {
            std::string(""),
            std::string("----"),
-           std::string("0123-4567-89AB-CDE"),     // 15 characters
-           std::string("0123-4567-89AB-CDEF0"),   // 17
+           std::string("0123-4567-89AB-CDE"),       // 15 characters
+           std::string("0123-4567-89AB-CDEF0"),     // 17
            std::string("0123-4567-89AB-CDEFGHJK"),  // 20
-           std::string("0123-4567-89AB-CDEU"),    // U is not in the alphabet
+           std::string("0123-4567-89AB-CDEU"),      // U is not in the alphabet
            std::string("0123-4567-89AB-CDEu"),
            std::string("0123-4567-89AB-CDE!"),
            std::string("0123.4567.89AB.CDEF"),
@@ -188,12 +184,12 @@ TEST(NormalizePaystubCodeTest, OverlongInputIsRefusedBeforeReading) {
   const std::string code = "0123456789ABCDEF";
   EXPECT_THAT(NormalizePaystubCode(code + std::string(48, '-')),
               IsOkAndHolds(code));
-  EXPECT_THAT(NormalizePaystubCode(code + std::string(49, '-')),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("too long")));
-  EXPECT_THAT(NormalizePaystubCode(std::string(1 << 20, '0')),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("too long")));
+  EXPECT_THAT(
+      NormalizePaystubCode(code + std::string(49, '-')),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("too long")));
+  EXPECT_THAT(
+      NormalizePaystubCode(std::string(1 << 20, '0')),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("too long")));
 }
 
 TEST(PaystubCodeHashTest, IsSha256OfTheCanonicalForm) {
@@ -205,8 +201,8 @@ TEST(PaystubCodeHashTest, IsSha256OfTheCanonicalForm) {
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   // Every way of typing one code hashes the same, once normalized.
   const merkle::Hash expected = PaystubCodeHash("0123456789ABCDEF");
-  for (const char* typed : {"0123-4567-89AB-CDEF", "o123 4567 89ab cdef",
-                            "0I23456789abcdef"}) {
+  for (const char* typed :
+       {"0123-4567-89AB-CDEF", "o123 4567 89ab cdef", "0I23456789abcdef"}) {
     absl::StatusOr<std::string> canonical = NormalizePaystubCode(typed);
     ASSERT_THAT(canonical, IsOk()) << typed;
     EXPECT_EQ(PaystubCodeHash(*canonical), expected) << typed;

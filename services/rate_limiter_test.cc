@@ -125,9 +125,8 @@ TEST(FailureLimiterTest, OptionsAreHonoured) {
   Fail(limiter, "a", 2);
   EXPECT_THAT(limiter.Check("a"), IsOk());
   limiter.RecordFailure("a");
-  EXPECT_THAT(limiter.Check("a"),
-              StatusIs(absl::StatusCode::kResourceExhausted,
-                       HasSubstr("try again in 10 s")));
+  EXPECT_THAT(limiter.Check("a"), StatusIs(absl::StatusCode::kResourceExhausted,
+                                           HasSubstr("try again in 10 s")));
   clock.Advance(absl::Seconds(10));
   EXPECT_THAT(limiter.Check("a"), IsOk());
 }
@@ -155,9 +154,8 @@ TEST(FailureLimiterTest, SourcesMaxBoundsMemoryDroppingExpiredFirst) {
   Fail(limiter, "c", 10);
   EXPECT_THAT(limiter.Check("c"),
               StatusIs(absl::StatusCode::kResourceExhausted));
-  EXPECT_THAT(limiter.Check("b"),
-              StatusIs(absl::StatusCode::kResourceExhausted,
-                       HasSubstr("try again in 29 s")));
+  EXPECT_THAT(limiter.Check("b"), StatusIs(absl::StatusCode::kResourceExhausted,
+                                           HasSubstr("try again in 29 s")));
   EXPECT_THAT(limiter.Check("a"), IsOk());
   // Full again with live windows: "d" is not tracked.
   Fail(limiter, "d", 10);

@@ -70,15 +70,19 @@ absl::Status ExplainTakenKeys(Upload& upload, LedgerClient& ledger,
     entry.set_payload(upload.entries()[i].payload);
     DerivedKeys keys;
     if (!indexer.Derive(entry, &keys).ok()) continue;
+    const bool purchase = entry.kind() == kPurchaseReportKind;
+    const bool payment = entry.kind() == kPremiumPaymentKind;
+    // A payroll line's one unique key is its code's hash, derived from the
+    // idempotency key: it is taken only when that key was used before for
+    // another file, which the ledger's own refusal says. The row is no
+    // duplicate.
+    if (!purchase && !payment) continue;
     for (const std::string& key : keys.unique_keys) {
       absl::StatusOr<uint64_t> holder = ledger.FindUnique(key);
       if (holder.ok()) {
-        const bool purchase = entry.kind() == kPurchaseReportKind;
-        const bool payment = entry.kind() == kPremiumPaymentKind;
         errors.Add(
-            upload.lines()[i],
-            purchase ? "invoice_id" : (payment ? "payment_id" : ""),
-            absl::StrCat(purchase ? "invoice" : (payment ? "payment" : "line"),
+            upload.lines()[i], purchase ? "invoice_id" : "payment_id",
+            absl::StrCat(purchase ? "invoice" : "payment",
                          " is already recorded (ledger seq ", *holder, ")"));
       }
     }

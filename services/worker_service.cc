@@ -159,6 +159,12 @@ grpc::Status WorkerServiceImpl::DisputeLine(
   AppendRequest append;
   append.actor =
       absl::StrCat("worker:", line.worker_id(), "@", line.supplier_id());
+  // Two ids of up to kIdLengthMax do not always fit in an actor; the
+  // dispute names the supplier either way.
+  static_assert(sizeof("worker:") - 1 + kIdLengthMax <= kActorLengthMax);
+  if (append.actor.size() > kActorLengthMax) {
+    append.actor = absl::StrCat("worker:", line.worker_id());
+  }
   append.idempotency_key = absl::StrCat(
       "dispute:", absl::BytesToHexString(absl::string_view(
                       reinterpret_cast<const char*>(key_hash.data()), 16)));

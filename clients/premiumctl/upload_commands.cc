@@ -1,7 +1,9 @@
 // premiumctl purchases submit | payments submit: stream a CSV file to the
 // server, which validates every row and appends the file all or nothing.
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -157,15 +159,24 @@ absl::Status SendFile(const Connection& connection, const std::string& path,
 absl::Status UploadPayroll(const Connection& connection,
                            const std::string& path,
                            const std::string& codes_out) {
-  // Checked first: codes the server returns must have somewhere to go.
-  std::unique_ptr<std::ofstream> codes_file;
+  // Checked first: codes the server returns must have somewhere to go. The
+  // codes are the workers' credentials: the file is created new (O_EXCL, so
+  // no planted file or link is followed) and readable by its owner only, as
+  // --token-out is.
+  std::FILE* codes_file = nullptr;
   if (!codes_out.empty()) {
-    if (::access(codes_out.c_str(), F_OK) == 0) {
+    const int fd = ::open(codes_out.c_str(),
+                          O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST) {
       return absl::AlreadyExistsError(
           absl::StrCat("--codes-out ", codes_out, " already exists"));
     }
-    codes_file = std::make_unique<std::ofstream>(codes_out);
-    if (!*codes_file) {
+    if (fd >= 0) codes_file = ::fdopen(fd, "w");
+    if (codes_file == nullptr) {
+      if (fd >= 0) {
+        ::close(fd);
+        ::unlink(codes_out.c_str());
+      }
       return absl::InvalidArgumentError(
           absl::StrCat("--codes-out ", codes_out, ": cannot create the file"));
     }
@@ -179,20 +190,21 @@ absl::Status UploadPayroll(const Connection& connection,
   if (status.ok()) status = WithPath(path, writer->Finish());
   if (!status.ok()) {
     if (codes_file != nullptr) {
-      codes_file.reset();
+      std::fclose(codes_file);
       ::unlink(codes_out.c_str());
     }
     return status;
   }
   if (codes_file != nullptr) {
-    *codes_file << "worker_id,program_id,period_start,period_end,code\n";
+    std::string text = "worker_id,program_id,period_start,period_end,code\n";
     for (const pb::PaystubCode& code : response.codes()) {
-      *codes_file << code.worker_id() << "," << code.program_id() << ","
-                  << code.period_start() << "," << code.period_end() << ","
-                  << code.code() << "\n";
+      absl::StrAppend(&text, code.worker_id(), ",", code.program_id(), ",",
+                      code.period_start(), ",", code.period_end(), ",",
+                      code.code(), "\n");
     }
-    codes_file->close();
-    if (!*codes_file) {
+    const bool written =
+        std::fwrite(text.data(), 1, text.size(), codes_file) == text.size();
+    if (std::fclose(codes_file) != 0 || !written) {
       return absl::InternalError(
           absl::StrCat("uploaded, but writing --codes-out ", codes_out,
                        " failed; upload the same file again to get the codes"));

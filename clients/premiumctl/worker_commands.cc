@@ -2,7 +2,7 @@
 // A lookup is checked here, not trusted: the line's entry bytes must hash to
 // a leaf that the inclusion proof ties to the root of a checkpoint signed by
 // the key the checkpoint names (compare its fingerprint with the one your
-// program publishes).
+// program publishes), and the line shown must be the one in those bytes.
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -12,8 +12,11 @@
 #include "clients/checkpoint_json.h"
 #include "clients/premiumctl/commands.h"
 #include "ledger/merkle/proof.h"
+#include "ledger/money/decimal.h"
 #include "nlohmann/json.hpp"
 #include "services/grpc_status.h"
+#include "services/paystub_code.h"
+#include "wsr/premium/v1/records.pb.h"
 #include "wsr/premium/v1/worker.grpc.pb.h"
 
 namespace premium::ctl {
@@ -32,8 +35,25 @@ nlohmann::ordered_json LineJson(const pb::WorkerLine& line) {
           {"seq", line.seq()}};
 }
 
+// Whether `shown` says what `recorded` holds. Amounts are compared as
+// exact decimals.
+bool SameLine(const pb::WorkerLine& shown, const pb::PayrollLine& recorded) {
+  const absl::StatusOr<int64_t> hours =
+      ParseMicros(shown.hours(), kInternalAmountSpec);
+  const absl::StatusOr<int64_t> premium =
+      ParseMicros(shown.premium_amount(), kInternalAmountSpec);
+  return shown.program_id() == recorded.program_id() &&
+         shown.period_start() == recorded.period_start() &&
+         shown.period_end() == recorded.period_end() &&
+         shown.pay_date() == recorded.pay_date() &&
+         shown.currency() == recorded.currency() && hours.ok() &&
+         *hours == recorded.hours_micros() && premium.ok() &&
+         *premium == recorded.premium_micros();
+}
+
 // What a worker's helper would check with nothing but the public key.
-absl::Status VerifyLookup(const pb::WorkerLookup& lookup) {
+absl::Status VerifyLookup(const pb::WorkerLookup& lookup,
+                          absl::string_view typed_code) {
   absl::StatusOr<std::unique_ptr<CheckpointVerifier>> key =
       CheckpointVerifier::FromPublicKeyPem(
           lookup.checkpoint().public_key_pem());
@@ -50,6 +70,30 @@ absl::Status VerifyLookup(const pb::WorkerLookup& lookup) {
   if (!entry.ParseFromString(lookup.entry_bytes()) ||
       entry.seq() != lookup.line().seq()) {
     return absl::DataLossError("the entry bytes are not this line's entry");
+  }
+  // What is shown must be what is proven: the line, and its row among the
+  // lines, are the payroll line in the entry bytes.
+  pb::PayrollLine recorded;
+  if (entry.kind() != pb::PayrollLine::descriptor()->full_name() ||
+      !recorded.ParseFromString(entry.payload()) ||
+      recorded.supplier_id() != lookup.supplier_id() ||
+      recorded.worker_id() != lookup.worker_id()) {
+    return absl::DataLossError("the entry bytes are not this worker's line");
+  }
+  // And the line proven is the one the typed code unlocks, not another
+  // worker's valid answer.
+  absl::StatusOr<std::string> canonical = NormalizePaystubCode(typed_code);
+  if (!canonical.ok() || recorded.code_sha256() !=
+                             merkle::HashBytes(PaystubCodeHash(*canonical))) {
+    return absl::DataLossError("the line proven is not the one of this code");
+  }
+  for (const pb::WorkerLine& shown : lookup.lines()) {
+    if (shown.seq() == lookup.line().seq() && !SameLine(shown, recorded)) {
+      return absl::DataLossError("a line shown is not the line proven");
+    }
+  }
+  if (!SameLine(lookup.line(), recorded)) {
+    return absl::DataLossError("the line shown is not the line proven");
   }
   std::vector<merkle::Hash> hashes;
   for (const std::string& bytes : proof.hashes()) {
@@ -75,7 +119,7 @@ absl::Status Lookup(const Connection& connection, const std::string& code) {
       !s.ok()) {
     return s;
   }
-  const absl::Status verified = VerifyLookup(lookup);
+  const absl::Status verified = VerifyLookup(lookup, code);
   if (!verified.ok()) {
     return absl::DataLossError(absl::StrCat(
         "the server's answer does not verify: ", verified.message()));
