@@ -1075,12 +1075,9 @@ class TamperingWorkerService final : public pb::WorkerService::Service {
 TEST_F(SupplierWorkerTest, PremiumctlRefusesALineThatIsNotTheProvenOne) {
   const std::vector<std::string> codes = UploadOrDie("s1", kS1Payroll);
   ASSERT_EQ(codes.size(), 3u);
-  std::string w2_entry_bytes;
-  {
-    pb::WorkerLookup w2;
-    ASSERT_THAT(Lookup(codes[1], &w2), GrpcOk());
-    w2_entry_bytes = w2.entry_bytes();
-  }
+  pb::WorkerLookup w2;
+  ASSERT_THAT(Lookup(codes[1], &w2), GrpcOk());
+  const std::string w2_entry_bytes = w2.entry_bytes();
   const std::vector<
       std::pair<std::string, std::function<void(pb::WorkerLookup*)>>>
       tamperings = {
@@ -1111,6 +1108,10 @@ TEST_F(SupplierWorkerTest, PremiumctlRefusesALineThatIsNotTheProvenOne) {
            [&w2_entry_bytes](pb::WorkerLookup* l) {
              l->set_entry_bytes(w2_entry_bytes);
            }},
+          // Complete and valid, but for another code: only the code's hash
+          // in the proven entry tells it apart.
+          {"another worker's whole answer",
+           [&w2](pb::WorkerLookup* l) { *l = w2; }},
       };
   for (const auto& [name, tamper] : tamperings) {
     SCOPED_TRACE(name);
