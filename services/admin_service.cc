@@ -17,6 +17,9 @@ namespace pb = wsr::premium::v1;
 constexpr int kPageSizeDefault = 100;
 constexpr int kPageSizeMax = 1000;
 constexpr size_t kRequestIdLengthMax = 128;
+// Suspensions of one supplier in one program at most: far more than any
+// program will ever record.
+constexpr size_t kStandingRecordsMax = 10'000;
 constexpr size_t kProgramVersionsMax = 1000;
 
 absl::StatusOr<int64_t> ParseField(absl::string_view field,
@@ -165,6 +168,34 @@ pb::ProgramVersionSpec SpecFromProgramVersion(
                                   minor_digits.ok() ? *minor_digits : 2));
   spec.set_effective_date(version.effective_date());
   return spec;
+}
+
+absl::StatusOr<StandingHistory> LoadStanding(LedgerClient& ledger,
+                                             absl::string_view program_id,
+                                             absl::string_view supplier_id) {
+  absl::StatusOr<std::vector<uint64_t>> seqs = ledger.FindByLookupKey(
+      StandingKey(program_id, supplier_id), std::nullopt, kStandingRecordsMax);
+  if (!seqs.ok()) return seqs.status();
+  StandingHistory history;
+  for (const uint64_t seq : *seqs) {
+    absl::StatusOr<StoredEntry> entry = ReadOneEntry(ledger, seq);
+    if (!entry.ok()) return entry.status();
+    absl::Status added;
+    if (entry->entry.kind() == kSuspensionKind) {
+      pb::Suspension suspension;
+      suspension.ParseFromString(entry->entry.payload());
+      added = history.AddSuspension(seq, suspension);
+    } else if (entry->entry.kind() == kReinstatementKind) {
+      pb::Reinstatement reinstatement;
+      reinstatement.ParseFromString(entry->entry.payload());
+      added = history.AddReinstatement(seq, reinstatement);
+    }
+    if (!added.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("standing record ", seq, ": ", added.message()));
+    }
+  }
+  return history;
 }
 
 absl::StatusOr<ProgramHistory> LoadProgramHistory(

@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/civil_time.h"
 #include "ledger/premium/program.h"
+#include "ledger/premium/standing.h"
 #include "services/auth.h"
 #include "services/ledger_client.h"
 #include "services/server_secret.h"
@@ -27,6 +28,11 @@ wsr::premium::v1::ProgramVersionSpec SpecFromProgramVersion(
 // Reads every version of a program from the ledger. NotFound if it has none.
 absl::StatusOr<ProgramHistory> LoadProgramHistory(LedgerClient& ledger,
                                                   absl::string_view program_id);
+
+// A supplier's suspensions and reinstatements in a program, in ledger order.
+absl::StatusOr<StandingHistory> LoadStanding(LedgerClient& ledger,
+                                             absl::string_view program_id,
+                                             absl::string_view supplier_id);
 
 // InvalidArgument unless `request_id` can be an idempotency key.
 absl::Status ValidateRequestId(absl::string_view request_id);

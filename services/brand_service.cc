@@ -14,44 +14,12 @@ namespace pb = wsr::premium::v1;
 
 namespace {
 
-// Suspensions of one supplier in one program at most: far more than any
-// program will ever record.
-constexpr size_t kStandingRecordsMax = 10'000;
-
 void FillPeriod(const SuspensionPeriod& period, pb::SuspensionPeriod* out) {
   out->set_from_date(FormatDate(period.from));
   if (period.to.has_value()) out->set_to_date(FormatDate(*period.to));
   out->set_reason(period.reason);
   out->set_suspension_seq(period.suspension_seq);
   out->set_reinstatement_seq(period.reinstatement_seq);
-}
-
-absl::StatusOr<StandingHistory> LoadStanding(LedgerClient& ledger,
-                                             absl::string_view program_id,
-                                             absl::string_view supplier_id) {
-  absl::StatusOr<std::vector<uint64_t>> seqs = ledger.FindByLookupKey(
-      StandingKey(program_id, supplier_id), std::nullopt, kStandingRecordsMax);
-  if (!seqs.ok()) return seqs.status();
-  StandingHistory history;
-  for (const uint64_t seq : *seqs) {
-    absl::StatusOr<StoredEntry> entry = ReadOneEntry(ledger, seq);
-    if (!entry.ok()) return entry.status();
-    absl::Status added;
-    if (entry->entry.kind() == kSuspensionKind) {
-      pb::Suspension suspension;
-      suspension.ParseFromString(entry->entry.payload());
-      added = history.AddSuspension(seq, suspension);
-    } else if (entry->entry.kind() == kReinstatementKind) {
-      pb::Reinstatement reinstatement;
-      reinstatement.ParseFromString(entry->entry.payload());
-      added = history.AddReinstatement(seq, reinstatement);
-    }
-    if (!added.ok()) {
-      return absl::DataLossError(
-          absl::StrCat("standing record ", seq, ": ", added.message()));
-    }
-  }
-  return history;
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "ledger/util/files.h"
 #include "ledger/verify.h"
 #include "services/admin_service.h"
+#include "services/audit_service.h"
 #include "services/auth.h"
 #include "services/brand_service.h"
 #include "services/credentials.h"
@@ -163,15 +164,22 @@ class FrontServices {
             [] { return absl::ToCivilDay(absl::Now(), absl::UTCTimeZone()); }),
         brand_(ledger, &authenticator_),
         supplier_(ledger, &authenticator_, secret),
-        worker_(ledger) {}
+        worker_(ledger),
+        audit_(ledger, &authenticator_) {}
+
+  // Builds the reconciliation state from the log before serving, so the
+  // first audit call does not pay for it.
+  absl::Status Warm() { return audit_.CatchUp(); }
 
   void AddTo(std::vector<grpc::Service*>* services,
              std::vector<std::string>* names) {
-    services->insert(services->end(), {&admin_, &brand_, &supplier_, &worker_});
+    services->insert(services->end(),
+                     {&admin_, &brand_, &supplier_, &worker_, &audit_});
     names->insert(
         names->end(),
         {"wsr.premium.v1.AdminService", "wsr.premium.v1.BrandService",
-         "wsr.premium.v1.SupplierService", "wsr.premium.v1.WorkerService"});
+         "wsr.premium.v1.SupplierService", "wsr.premium.v1.WorkerService",
+         "wsr.premium.v1.AuditService"});
   }
 
  private:
@@ -180,6 +188,7 @@ class FrontServices {
   BrandServiceImpl brand_;
   SupplierServiceImpl supplier_;
   WorkerServiceImpl worker_;
+  AuditServiceImpl audit_;
 };
 
 // Builds and starts the server on flags.listen with `services`, prints the
@@ -269,6 +278,10 @@ int ServeEmbedded(const ServeFlags& flags, const sigset_t& stop_signals) {
   if (!flags.ledger_only) {
     front = std::make_unique<FrontServices>(ledger_client.get(), secret->get());
     front->AddTo(&services, &names);
+    if (absl::Status s = front->Warm(); !s.ok()) {
+      // The audit calls will report it; every other service works.
+      spdlog::error("reconciliation state: {}", s.ToString());
+    }
   }
   const std::string description = absl::StrCat(
       flags.ledger_only ? "the ledger " : "ledger ", "\"", (*ledger)->origin(),
@@ -310,6 +323,10 @@ int ServeFront(const ServeFlags& flags, const sigset_t& stop_signals) {
   std::vector<grpc::Service*> services;
   std::vector<std::string> names;
   front.AddTo(&services, &names);
+  if (absl::Status s = front.Warm(); !s.ok()) {
+    // The ledger process may not be up yet: audit calls catch up later.
+    spdlog::warn("reconciliation state not built yet: {}", s.ToString());
+  }
   const int exit_code = RunServer(
       flags, stop_signals, *credentials, services, names,
       absl::StrCat("the role services (ledger at ", flags.ledger_addr, ")"),

@@ -21,24 +21,6 @@ namespace {
 
 namespace pb = wsr::premium::v1;
 
-// The same command line gives the same request id, so running a command
-// again after a lost answer appends nothing twice.
-std::string RequestIdFor(absl::string_view command,
-                         const google::protobuf::Message& request) {
-  const merkle::Hash digest = merkle::HashLeaf(
-      absl::StrCat(command, "\n", request.SerializeAsString()));
-  return absl::StrCat("cli-", command, "-",
-                      absl::BytesToHexString(absl::string_view(
-                          reinterpret_cast<const char*>(digest.data()), 16)));
-}
-
-std::string Today() {
-  const absl::CivilDay today =
-      absl::ToCivilDay(absl::Now(), absl::UTCTimeZone());
-  return absl::StrFormat("%04d-%02d-%02d", today.year(), today.month(),
-                         today.day());
-}
-
 void PrintProgram(const pb::Program& program, OutputFormat output) {
   if (output == OutputFormat::kJson) {
     nlohmann::ordered_json json;

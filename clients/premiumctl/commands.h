@@ -20,6 +20,7 @@ using CommandAction = std::function<absl::Status(const Connection&)>;
 using ActionSink = std::function<void(CommandAction)>;
 
 void AddAdminCommands(CLI::App& app, const ActionSink& set_action);
+void AddAuditCommands(CLI::App& app, const ActionSink& set_action);
 void AddLedgerCommands(CLI::App& app, const ActionSink& set_action);
 void AddStandingCommands(CLI::App& app, const ActionSink& set_action);
 void AddUploadCommands(CLI::App& app, const ActionSink& set_action);

@@ -6,9 +6,17 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
+#include "ledger/merkle/hasher.h"
 #include "ledger/util/files.h"
 #include "services/credentials.h"
 
@@ -184,6 +192,59 @@ std::unique_ptr<grpc::ClientContext> Connection::NewContext() const {
     context->AddMetadata("authorization", absl::StrCat("Bearer ", token_));
   }
   return context;
+}
+
+std::string RequestIdFor(absl::string_view command,
+                         const google::protobuf::Message& request) {
+  const merkle::Hash digest = merkle::HashLeaf(
+      absl::StrCat(command, "\n", request.SerializeAsString()));
+  return absl::StrCat("cli-", command, "-",
+                      absl::BytesToHexString(absl::string_view(
+                          reinterpret_cast<const char*>(digest.data()), 16)));
+}
+
+std::string Today() {
+  const absl::CivilDay today =
+      absl::ToCivilDay(absl::Now(), absl::UTCTimeZone());
+  return absl::StrFormat("%04d-%02d-%02d", today.year(), today.month(),
+                         today.day());
+}
+
+void PrintTable(const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths(header.size(), 0);
+  for (size_t i = 0; i < header.size(); ++i) widths[i] = header[i].size();
+  for (const std::vector<std::string>& row : rows) {
+    for (size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+      widths[i] = std::max(widths[i], row[i].size());
+    }
+  }
+  const auto print_row = [&widths](const std::vector<std::string>& row) {
+    std::string line;
+    for (size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+      // The last column is not padded: no trailing blanks.
+      absl::StrAppend(&line, i == 0 ? "" : "  ",
+                      i + 1 == row.size()
+                          ? row[i]
+                          : absl::StrFormat("%-*s", widths[i], row[i]));
+    }
+    std::printf("%s\n", line.c_str());
+  };
+  print_row(header);
+  for (const std::vector<std::string>& row : rows) print_row(row);
+}
+
+void PrintCsvRecord(const std::vector<std::string>& fields) {
+  std::string line;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    const std::string& field = fields[i];
+    const bool quote = field.find_first_of(",\"\r\n") != std::string::npos;
+    absl::StrAppend(
+        &line, i == 0 ? "" : ",", quote ? "\"" : "",
+        quote ? absl::StrReplaceAll(field, {{"\"", "\"\""}}) : field,
+        quote ? "\"" : "");
+  }
+  std::printf("%s\n", line.c_str());
 }
 
 }  // namespace premium::ctl

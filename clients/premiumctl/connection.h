@@ -4,12 +4,15 @@
 #ifndef PREMIUM_CLIENTS_PREMIUMCTL_CONNECTION_H_
 #define PREMIUM_CLIENTS_PREMIUMCTL_CONNECTION_H_
 
+#include <google/protobuf/message.h>
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace premium::ctl {
@@ -49,6 +52,21 @@ class Connection {
   absl::Duration timeout_;
   OutputFormat output_ = OutputFormat::kTable;
 };
+
+// The same command line gives the same request id, so running a command
+// again after a lost answer appends nothing twice.
+std::string RequestIdFor(absl::string_view command,
+                         const google::protobuf::Message& request);
+
+// Today's date, UTC, "YYYY-MM-DD": the default of --as-of and --effective.
+std::string Today();
+
+// Prints rows under a header, each column as wide as its widest cell.
+void PrintTable(const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows);
+
+// Prints one CSV record (RFC 4180: fields quoted when they need it).
+void PrintCsvRecord(const std::vector<std::string>& fields);
 
 }  // namespace premium::ctl
 

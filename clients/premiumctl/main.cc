@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
     action = std::move(chosen);
   };
   premium::ctl::AddAdminCommands(app, set_action);
+  premium::ctl::AddAuditCommands(app, set_action);
   premium::ctl::AddLedgerCommands(app, set_action);
   premium::ctl::AddStandingCommands(app, set_action);
   premium::ctl::AddUploadCommands(app, set_action);

@@ -168,6 +168,13 @@ absl::Status PremiumIndexer::Derive(const pb::Entry& entry,
         },
         keys);
   }
+  if (kind == kDiscrepancyResolutionKind) {
+    return DeriveWith<pb::DiscrepancyResolution>(
+        entry,
+        // Ids can be longer than a derived key, and nothing looks
+        // resolutions up: the reconciler reads them in log order.
+        [](const pb::DiscrepancyResolution&, uint64_t, DerivedKeys*) {}, keys);
+  }
   return absl::InvalidArgumentError(
       absl::StrCat("unknown entry kind \"", absl::CHexEscape(kind), "\""));
 }

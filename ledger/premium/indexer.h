@@ -3,18 +3,19 @@
 // keys are a pure function of an entry, so `premiumd verify` recomputes and
 // checks them.
 //
-//   kind               unique keys                      lookup keys
-//   ProgramVersion     program/<id>/<effective_date>    program/<id>, programs
-//   PartyRegistration  party/<id>, token/<sha256 hex>   parties
-//   PurchaseReport     invoice/<brand>/<invoice_id>     brand/<brand>,
-//                                                       supplier/<supplier>
-//   PremiumPayment     payment/<brand>/<payment_id>     brand/<brand>,
-//                                                       supplier/<supplier>
-//   PayrollLine        code/<sha256 hex> worker/<supplier>/<worker>,
-//                                                       payroll/<supplier>
+// clang-format off
+//   kind                   unique keys                    lookup keys
+//   ProgramVersion         program/<id>/<effective_date>  program/<id>, programs
+//   PartyRegistration      party/<id>, token/<sha256 hex> parties
+//   PurchaseReport         invoice/<brand>/<invoice_id>   brand/<brand>, supplier/<supplier>
+//   PremiumPayment         payment/<brand>/<payment_id>   brand/<brand>, supplier/<supplier>
+//   PayrollLine            code/<sha256 hex>              worker/<supplier>/<worker>, payroll/<supplier>
 //   Suspension,
-//   Reinstatement      - standing/<program>/<supplier> WorkerDispute      -
-//   dispute/<line seq> Reversal           reversal/<seq>                   -
+//   Reinstatement          -                              standing/<program>/<supplier>
+//   WorkerDispute          -                              dispute/<line seq>
+//   Reversal               reversal/<seq>                 -
+//   DiscrepancyResolution  -                              -
+// clang-format on
 #ifndef PREMIUM_LEDGER_PREMIUM_INDEXER_H_
 #define PREMIUM_LEDGER_PREMIUM_INDEXER_H_
 
@@ -36,6 +37,8 @@ inline constexpr char kSuspensionKind[] = "wsr.premium.v1.Suspension";
 inline constexpr char kReinstatementKind[] = "wsr.premium.v1.Reinstatement";
 inline constexpr char kWorkerDisputeKind[] = "wsr.premium.v1.WorkerDispute";
 inline constexpr char kReversalKind[] = "wsr.premium.v1.Reversal";
+inline constexpr char kDiscrepancyResolutionKind[] =
+    "wsr.premium.v1.DiscrepancyResolution";
 
 // Key builders, shared by the indexer and the services that look up.
 std::string ProgramKey(absl::string_view program_id);

@@ -213,6 +213,18 @@ TEST(PremiumIndexerTest, Reversal) {
   EXPECT_THAT(keys->lookup_keys, IsEmpty());
 }
 
+TEST(PremiumIndexerTest, DiscrepancyResolution) {
+  pb::DiscrepancyResolution resolution;
+  resolution.set_discrepancy_id("brand_underpaid:ffp:acme:sunny");
+  resolution.set_note("Paid by check, see bank statement");
+  absl::StatusOr<DerivedKeys> keys =
+      Derive(MakeEntry(kDiscrepancyResolutionKind, resolution));
+  ASSERT_THAT(keys, IsOk());
+  // Resolved again after it reopens: never unique.
+  EXPECT_THAT(keys->unique_keys, IsEmpty());
+  EXPECT_THAT(keys->lookup_keys, IsEmpty());
+}
+
 TEST(PremiumIndexerTest, ReversalOfTheLargestSeq) {
   pb::Reversal reversal;
   reversal.set_reversed_seq(std::numeric_limits<uint64_t>::max());
