@@ -10,6 +10,7 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <limits>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -209,6 +210,10 @@ class Ledger::Impl {
   absl::Status Load() ABSL_LOCKS_EXCLUDED(mu_);
 
   absl::StatusOr<AppendReceipt> Append(const AppendRequest& request);
+  absl::StatusOr<AppendReceipt> AppendStreamed(absl::string_view actor,
+                                               absl::string_view key,
+                                               uint64_t entry_count,
+                                               EntrySource& source);
   void Close() {
     absl::MutexLock lock(&mu_);
     closed_ = true;
@@ -246,6 +251,8 @@ class Ledger::Impl {
     absl::StatusOr<AppendReceipt> result;
     // An earlier writer of the same group with the same request.
     const Writer* replay_of = nullptr;
+    // A streamed append: it takes its turn alone, never in a group.
+    bool exclusive = false;
     absl::CondVar cv;
   };
 
@@ -267,6 +274,22 @@ class Ledger::Impl {
   absl::StatusOr<Admission> Admit(Writer* writer, Group* group) const;
   absl::Status AddToBatch(Writer* writer, Group* group);
   void CommitGroup(absl::Span<Writer* const> writers);
+  // The work of a streamed append, done with the write turn held.
+  absl::StatusOr<AppendReceipt> WriteStreamed(absl::string_view actor,
+                                              absl::string_view key,
+                                              uint64_t entry_count,
+                                              EntrySource& source);
+  // Writes the source's entries beyond `range` in unsynced batches,
+  // extending `range`; returns the request's fingerprint.
+  absl::StatusOr<merkle::Hash> StageEntries(absl::string_view actor,
+                                            absl::string_view key,
+                                            uint64_t entry_count,
+                                            int64_t append_time_micros,
+                                            EntrySource& source,
+                                            merkle::CompactRange* range);
+  // Removes everything staged beyond `tree_size` (entries, nodes, derived
+  // keys) and the staging mark, with a synced write.
+  absl::Status RemoveStaged(uint64_t tree_size);
   absl::StatusOr<merkle::CompactRange> RangeAt(uint64_t tree_size) const;
 
   const LedgerOptions options_;
@@ -342,8 +365,24 @@ absl::Status Ledger::Impl::Load() {
         " does not match its signed checkpoint; run premiumd verify"));
   }
 
-  // Entries past the committed size cannot come from this ledger, whose
-  // writes carry the size in the same batch.
+  // A streamed append interrupted by a crash left its staged records past
+  // the committed size; they were never visible, and go now.
+  absl::StatusOr<std::optional<std::string>> staged_from =
+      store_->Get(Family::kMeta, storage::kMetaStagedFrom);
+  if (!staged_from.ok()) return staged_from.status();
+  if (staged_from->has_value()) {
+    absl::StatusOr<uint64_t> from = storage::DecodeFixed64(**staged_from);
+    if (!from.ok() || *from != *tree_size) {
+      return absl::DataLossError(absl::StrCat(
+          "a streamed append was staged from a tree size other than the "
+          "committed one (",
+          *tree_size, ")"));
+    }
+    if (absl::Status s = RemoveStaged(*tree_size); !s.ok()) return s;
+  }
+
+  // Otherwise entries past the committed size cannot come from this ledger,
+  // whose writes carry the size in the same batch.
   std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(Family::kEntries);
   it->Seek(storage::SeqKey(*tree_size));
   if (it->Valid()) {
@@ -423,6 +462,7 @@ absl::StatusOr<AppendReceipt> Ledger::Impl::Append(
   std::vector<Writer*> group;
   size_t group_bytes = 0;
   for (Writer* w : writers_) {
+    if (w->exclusive) break;
     if (!group.empty() && group_bytes + w->bytes > options_.group_bytes_max) {
       break;
     }
@@ -440,6 +480,322 @@ absl::StatusOr<AppendReceipt> Ledger::Impl::Append(
   }
   if (!writers_.empty()) writers_.front()->cv.Signal();
   return writer.result;
+}
+
+absl::StatusOr<AppendReceipt> Ledger::Impl::AppendStreamed(
+    absl::string_view actor, absl::string_view key, uint64_t entry_count,
+    EntrySource& source) {
+  if (absl::Status s = ValidateToken("actor", actor, kActorLengthMax, "._:@-");
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ValidateToken("idempotency_key", key,
+                                     kIdempotencyKeyLengthMax, "._:/=+-");
+      !s.ok()) {
+    return s;
+  }
+  if (entry_count == 0) {
+    return absl::InvalidArgumentError(
+        "entries: a request appends at least one");
+  }
+  // Entry.request_entry_count is 32 bits.
+  if (entry_count > options_.streamed_entries_max ||
+      entry_count > std::numeric_limits<uint32_t>::max()) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("entries: ", entry_count, " in one request; the limit is ",
+                     options_.streamed_entries_max));
+  }
+
+  Writer writer;
+  writer.exclusive = true;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return absl::UnavailableError("the ledger is closing");
+    if (!failed_.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("the ledger stopped appending after a failed write: ",
+                       failed_.message()));
+    }
+    if (writers_.size() >= options_.pending_requests_max) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat(writers_.size(), " appends are waiting; the limit is ",
+                       options_.pending_requests_max));
+    }
+    writers_.push_back(&writer);
+    while (writers_.front() != &writer) writer.cv.Wait(&mu_);
+  }
+  absl::StatusOr<AppendReceipt> result =
+      absl::UnavailableError("the ledger is closing");
+  bool open = false;
+  {
+    absl::MutexLock lock(&mu_);
+    open = !closed_ && failed_.ok();
+  }
+  if (open) result = WriteStreamed(actor, key, entry_count, source);
+  absl::MutexLock lock(&mu_);
+  assert(writers_.front() == &writer);
+  writers_.pop_front();
+  if (!writers_.empty()) writers_.front()->cv.Signal();
+  return result;
+}
+
+absl::StatusOr<AppendReceipt> Ledger::Impl::WriteStreamed(
+    absl::string_view actor, absl::string_view key, uint64_t entry_count,
+    EntrySource& source) {
+  const std::string idempotency_key = storage::IdempotencyKey(actor, key);
+  absl::StatusOr<std::optional<storage::IdempotencyRecord>> stored =
+      StoredRequest(idempotency_key);
+  if (!stored.ok()) return stored.status();
+  if (stored->has_value()) {
+    // A retry, or a reuse of the key: only the fingerprint tells.
+    storage::RequestFingerprinter fingerprinter(actor, key, entry_count);
+    uint64_t given = 0;
+    for (;;) {
+      absl::StatusOr<std::vector<AppendEntry>> batch =
+          source.Next(options_.streamed_batch_entries);
+      if (!batch.ok()) return batch.status();
+      if (batch->empty()) break;
+      given += batch->size();
+      for (const AppendEntry& entry : *batch) {
+        fingerprinter.AddEntry(entry.kind, entry.payload);
+      }
+    }
+    if (given != entry_count ||
+        fingerprinter.Finish() != (*stored)->fingerprint) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("idempotency_key \"", key,
+                       "\" was already used for a different request"));
+    }
+    return ReceiptFromRecord(**stored, /*replayed=*/true);
+  }
+
+  // The write turn is held: range_ and the time are this writer's.
+  merkle::CompactRange range = range_;
+  const uint64_t first_seq = range.size();
+  const int64_t append_time_micros =
+      std::max(absl::ToUnixMicros(options_.clock()), last_append_time_micros_);
+  const auto fail = [this](const absl::Status& status) {
+    absl::MutexLock lock(&mu_);
+    failed_ = status;
+    return absl::UnavailableError(
+        absl::StrCat("the append was not made durable: ", status.message()));
+  };
+  rocksdb::WriteBatch mark;
+  mark.Put(store_->handle(Family::kMeta), storage::kMetaStagedFrom,
+           storage::EncodeFixed64(first_seq));
+  if (absl::Status s = store_->Write(&mark); !s.ok()) return fail(s);
+
+  absl::StatusOr<merkle::Hash> fingerprint =
+      StageEntries(actor, key, entry_count, append_time_micros, source, &range);
+  absl::StatusOr<SignedCheckpoint> checkpoint =
+      fingerprint.ok() ? Sign(range) : fingerprint.status();
+  if (!checkpoint.ok()) {
+    // Nothing was committed: take the staged records back out.
+    if (absl::Status s = RemoveStaged(first_seq); !s.ok()) return fail(s);
+    return checkpoint.status();
+  }
+  const uint64_t tree_size = range.size();
+  rocksdb::WriteBatch commit;
+  commit.Put(
+      store_->handle(Family::kIdempotency), idempotency_key,
+      storage::EncodeIdempotencyRecord({*fingerprint, first_seq, entry_count,
+                                        tree_size, append_time_micros}));
+  commit.Put(store_->handle(Family::kCheckpoints),
+             storage::EncodeFixed64(tree_size),
+             storage::EncodeCheckpointRecord(
+                 {checkpoint->checkpoint.root_hash, checkpoint->signature}));
+  commit.Put(store_->handle(Family::kMeta), storage::kMetaTreeSize,
+             storage::EncodeFixed64(tree_size));
+  commit.Delete(store_->handle(Family::kMeta), storage::kMetaStagedFrom);
+  // The staged batches were written unsynced, possibly into WAL files that
+  // have since been switched: sync them all before the commit that makes
+  // them count.
+  if (absl::Status s = store_->SyncWal(); !s.ok()) return fail(s);
+  if (absl::Status s = store_->Write(&commit); !s.ok()) return fail(s);
+
+  absl::MutexLock lock(&mu_);
+  range_ = std::move(range);
+  last_append_time_micros_ = append_time_micros;
+  latest_ = *std::move(checkpoint);
+  size_.store(tree_size, std::memory_order_release);
+  grown_.SignalAll();
+  return AppendReceipt{first_seq, entry_count, tree_size, append_time_micros,
+                       false};
+}
+
+absl::StatusOr<merkle::Hash> Ledger::Impl::StageEntries(
+    absl::string_view actor, absl::string_view key, uint64_t entry_count,
+    int64_t append_time_micros, EntrySource& source,
+    merkle::CompactRange* range) {
+  const uint64_t first_seq = range->size();
+  storage::RequestFingerprinter fingerprinter(actor, key, entry_count);
+  LedgerOptions batch_limits = options_;
+  batch_limits.request_entries_max = options_.streamed_batch_entries;
+  batch_limits.request_bytes_max = std::numeric_limits<size_t>::max();
+  Entry entry;
+  entry.set_append_time_micros(append_time_micros);
+  entry.set_actor(std::string(actor));
+  entry.set_idempotency_key(std::string(key));
+  entry.set_request_entry_count(static_cast<uint32_t>(entry_count));
+  std::string bytes;
+  uint64_t given = 0;
+  uint64_t total_bytes = 0;
+  for (;;) {
+    AppendRequest batch;
+    batch.actor = std::string(actor);
+    batch.idempotency_key = std::string(key);
+    absl::StatusOr<std::vector<AppendEntry>> entries =
+        source.Next(options_.streamed_batch_entries);
+    if (!entries.ok()) return entries.status();
+    if (entries->empty()) break;
+    batch.entries = *std::move(entries);
+    if (given + batch.entries.size() > entry_count) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the source yields more than the ", entry_count,
+                       " entries announced"));
+    }
+    if (absl::Status s = ValidateAppendRequest(batch, batch_limits); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("streamed entries from #",
+                                                 given, ": ", s.message()));
+    }
+    rocksdb::WriteBatch write;
+    absl::flat_hash_set<std::string> batch_unique_keys;
+    for (size_t i = 0; i < batch.entries.size(); ++i) {
+      const AppendEntry& append = batch.entries[i];
+      const uint64_t index = given + i;
+      const uint64_t seq = first_seq + index;
+      total_bytes += append.kind.size() + append.payload.size();
+      if (total_bytes > options_.streamed_bytes_max) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat("the request is over the limit of ",
+                         options_.streamed_bytes_max, " bytes"));
+      }
+      fingerprinter.AddEntry(append.kind, append.payload);
+      entry.set_seq(seq);
+      entry.set_request_index(static_cast<uint32_t>(index));
+      entry.set_kind(append.kind);
+      entry.set_payload(append.payload);
+      DerivedKeys keys;
+      if (options_.indexer != nullptr) {
+        if (absl::Status s = options_.indexer->Derive(entry, &keys); !s.ok()) {
+          return absl::Status(
+              s.code(), absl::StrCat("entries[", index, "]: ", s.message()));
+        }
+        if (absl::Status s = ValidateDerivedKeys(index, keys); !s.ok()) {
+          return s;
+        }
+      }
+      const std::string seq_key = storage::SeqKey(seq);
+      for (const std::string& unique_key : keys.unique_keys) {
+        absl::StatusOr<std::optional<std::string>> holder =
+            store_->Get(Family::kIndex, storage::UniqueIndexKey(unique_key));
+        if (!holder.ok()) return holder.status();
+        std::optional<uint64_t> holder_seq;
+        if (holder->has_value()) {
+          absl::StatusOr<uint64_t> decoded = storage::DecodeFixed64(**holder);
+          if (!decoded.ok()) return decoded.status();
+          holder_seq = *decoded;
+        }
+        if (!batch_unique_keys.insert(unique_key).second ||
+            (holder_seq.has_value() && *holder_seq >= first_seq)) {
+          return absl::AlreadyExistsError(
+              absl::StrCat("entries[", index, "]: \"", unique_key,
+                           "\" appears twice in the same request"));
+        }
+        if (holder_seq.has_value()) {
+          return absl::AlreadyExistsError(
+              absl::StrCat("entries[", index, "]: \"", unique_key,
+                           "\" is already recorded at seq ", *holder_seq));
+        }
+        write.Put(store_->handle(Family::kIndex),
+                  storage::UniqueIndexKey(unique_key), seq_key);
+      }
+      for (const std::string& lookup_key : keys.lookup_keys) {
+        write.Put(store_->handle(Family::kIndex),
+                  storage::LookupIndexKey(lookup_key, seq), "");
+      }
+      bytes.clear();
+      if (!entry.SerializeToString(&bytes)) {
+        return absl::InternalError(
+            absl::StrCat("cannot serialize entry ", seq));
+      }
+      write.Put(store_->handle(Family::kEntries), seq_key, bytes);
+      range->Append(merkle::HashLeaf(bytes),
+                    [&](merkle::NodeId id, const merkle::Hash& hash) {
+                      write.Put(store_->handle(Family::kNodes),
+                                storage::NodeKey(id), merkle::HashBytes(hash));
+                    });
+    }
+    if (absl::Status s = store_->WriteUnsynced(&write); !s.ok()) return s;
+    given += batch.entries.size();
+  }
+  if (given != entry_count) {
+    return absl::InvalidArgumentError(absl::StrCat("the source yielded ", given,
+                                                   " entries, not the ",
+                                                   entry_count, " announced"));
+  }
+  return fingerprinter.Finish();
+}
+
+absl::Status Ledger::Impl::RemoveStaged(uint64_t tree_size) {
+  // Deletes go out in bounded batches; the mark goes last, synced, so a
+  // crash in between leaves a mark the next Open acts on again.
+  constexpr size_t kDeletesPerBatch = 10'000;
+  rocksdb::WriteBatch batch;
+  const auto flush_if_full = [&]() -> absl::Status {
+    if (static_cast<size_t>(batch.Count()) < kDeletesPerBatch) {
+      return absl::OkStatus();
+    }
+    absl::Status s = store_->WriteUnsynced(&batch);
+    batch.Clear();
+    return s;
+  };
+  std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(Family::kEntries);
+  for (it->Seek(storage::SeqKey(tree_size)); it->Valid(); it->Next()) {
+    batch.Delete(store_->handle(Family::kEntries), it->key());
+    Entry entry;
+    DerivedKeys keys;
+    // The derived keys are recomputed from the entry; an entry that no
+    // longer parses leaves index records only at seqs readers ignore.
+    if (options_.indexer != nullptr &&
+        entry.ParseFromArray(it->value().data(),
+                             static_cast<int>(it->value().size())) &&
+        options_.indexer->Derive(entry, &keys).ok()) {
+      for (const std::string& unique_key : keys.unique_keys) {
+        // Only this entry's own claim: a committed holder stays.
+        absl::StatusOr<std::optional<std::string>> holder =
+            store_->Get(Family::kIndex, storage::UniqueIndexKey(unique_key));
+        if (!holder.ok()) return holder.status();
+        if (holder->has_value() && **holder == storage::SeqKey(entry.seq())) {
+          batch.Delete(store_->handle(Family::kIndex),
+                       storage::UniqueIndexKey(unique_key));
+        }
+      }
+      for (const std::string& lookup_key : keys.lookup_keys) {
+        batch.Delete(store_->handle(Family::kIndex),
+                     storage::LookupIndexKey(lookup_key, entry.seq()));
+      }
+    }
+    if (absl::Status s = flush_if_full(); !s.ok()) return s;
+  }
+  if (absl::Status s = storage::FromRocksStatus(it->status(), "scanning");
+      !s.ok()) {
+    return s;
+  }
+  // Node keys start with the last leaf they cover: every node completed by
+  // a staged leaf sorts at or after the first staged seq.
+  it = store_->NewIterator(Family::kNodes);
+  for (it->Seek(storage::EncodeFixed64(tree_size)); it->Valid(); it->Next()) {
+    batch.Delete(store_->handle(Family::kNodes), it->key());
+    if (absl::Status s = flush_if_full(); !s.ok()) return s;
+  }
+  if (absl::Status s = storage::FromRocksStatus(it->status(), "scanning");
+      !s.ok()) {
+    return s;
+  }
+  batch.Delete(store_->handle(Family::kMeta), storage::kMetaStagedFrom);
+  if (absl::Status s = store_->SyncWal(); !s.ok()) return s;
+  return store_->Write(&batch);
 }
 
 absl::StatusOr<std::optional<storage::IdempotencyRecord>>
@@ -904,6 +1260,11 @@ Ledger::~Ledger() = default;
 
 absl::StatusOr<AppendReceipt> Ledger::Append(const AppendRequest& request) {
   return impl_->Append(request);
+}
+absl::StatusOr<AppendReceipt> Ledger::AppendStreamed(
+    absl::string_view actor, absl::string_view idempotency_key,
+    uint64_t entry_count, EntrySource& source) {
+  return impl_->AppendStreamed(actor, idempotency_key, entry_count, source);
 }
 void Ledger::Close() { impl_->Close(); }
 uint64_t Ledger::size() const { return impl_->size(); }

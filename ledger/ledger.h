@@ -82,6 +82,11 @@ struct LedgerOptions {
   // Limits of one request, checked before anything is appended.
   size_t request_entries_max = 100'000;
   size_t request_bytes_max = 64 << 20;
+  // Limits of one streamed request (AppendStreamed), and the entries of
+  // each unsynced batch it is written in.
+  uint64_t streamed_entries_max = 20'000'000;
+  uint64_t streamed_bytes_max = uint64_t{8} << 30;
+  size_t streamed_batch_entries = 10'000;
   // Bytes of entries grouped into one synced write; a single request larger
   // than this is written alone.
   size_t group_bytes_max = 16 << 20;
@@ -105,6 +110,15 @@ struct AppendRequest {
   // [A-Za-z0-9._:/=+-]{1,128}.
   std::string idempotency_key;
   std::vector<AppendEntry> entries;
+};
+
+// The entries of one streamed request, a batch at a time, in order.
+class EntrySource {
+ public:
+  virtual ~EntrySource() = default;
+  // The next entries, at most `max_entries`; none once every entry was
+  // given. An error ends the append with it, and nothing is appended.
+  virtual absl::StatusOr<std::vector<AppendEntry>> Next(size_t max_entries) = 0;
 };
 
 struct AppendReceipt {
@@ -156,6 +170,24 @@ class Ledger {
   //     of memory).
   // A retry of an appended request returns its receipt with replayed = true.
   absl::StatusOr<AppendReceipt> Append(const AppendRequest& request);
+
+  // Appends one request too large to hold in memory (up to
+  // streamed_entries_max entries of `source`), with Append's guarantees: it
+  // becomes visible whole or not at all, durably, and a retry with the same
+  // key and entries replays its receipt (the source is read to compare).
+  // While it runs it has the ledger's write turn: other appends wait, so
+  // the source should be local (a spooled file), not a network peer.
+  //
+  // Its entries are written beyond the committed tree in unsynced batches of
+  // streamed_batch_entries, then committed with one synced write. A crash
+  // before that leaves them beyond the committed size, marked as staged, and
+  // the next Open removes them. `entry_count` is the number of entries the
+  // source will yield (it is part of the request's fingerprint).
+  // Errors as Append; InvalidArgument also when the source yields another
+  // number of entries, and the source's own error when it fails.
+  absl::StatusOr<AppendReceipt> AppendStreamed(
+      absl::string_view actor, absl::string_view idempotency_key,
+      uint64_t entry_count, EntrySource& source);
 
   // Stops accepting appends (Unavailable) and wakes every waiter. Appends in
   // flight finish. Idempotent.

@@ -123,6 +123,17 @@ absl::Status Verifier::ReadMeta() {
   if (!tree_size.ok()) return absl::DataLossError("malformed tree size");
   tree_size_ = *tree_size;
   report_->tree_size = tree_size_;
+  absl::StatusOr<std::optional<std::string>> staged =
+      store_->Get(Family::kMeta, storage::kMetaStagedFrom);
+  if (!staged.ok()) return staged.status();
+  if (staged->has_value()) {
+    // Not tampering, but not checkable as it stands: the records past the
+    // tree size were never committed, and opening the ledger removes them.
+    return absl::FailedPreconditionError(absl::StrCat(
+        "a streamed append was interrupted at tree size ", tree_size_,
+        " and left uncommitted records past it; start premiumd on this "
+        "directory once (it removes them), then verify again"));
+  }
   return absl::OkStatus();
 }
 

@@ -63,6 +63,10 @@ inline constexpr char kIndexFamily[] = "index";
 inline constexpr char kMetaFormatVersion[] = "format_version";
 inline constexpr char kMetaOrigin[] = "origin";
 inline constexpr char kMetaTreeSize[] = "tree_size";
+// Present while a streamed append writes beyond the committed tree: the
+// tree size it started from (fixed64). Entries, nodes and derived keys past
+// that size are then staged, not corrupt, and Open removes them.
+inline constexpr char kMetaStagedFrom[] = "staged_from";
 
 inline constexpr char kUniqueKeyTag = 'u';
 inline constexpr char kLookupKeyTag = 'l';

@@ -186,6 +186,21 @@ absl::Status Store::Write(rocksdb::WriteBatch* batch) {
   return FromRocksStatus(db_->Write(options, batch), "writing the ledger");
 }
 
+absl::Status Store::WriteUnsynced(rocksdb::WriteBatch* batch) {
+  if (mode_ == Mode::kReadOnly) {
+    return absl::FailedPreconditionError("the ledger is open read-only");
+  }
+  return FromRocksStatus(db_->Write(rocksdb::WriteOptions(), batch),
+                         "writing the ledger");
+}
+
+absl::Status Store::SyncWal() {
+  if (mode_ == Mode::kReadOnly) {
+    return absl::FailedPreconditionError("the ledger is open read-only");
+  }
+  return FromRocksStatus(db_->SyncWAL(), "syncing the write-ahead log");
+}
+
 absl::Status Store::VerifyChecksums() const {
   return FromRocksStatus(db_->VerifyChecksum(),
                          "verifying RocksDB block checksums");

@@ -1,6 +1,6 @@
 // Store: the ledger's RocksDB database and its column families (format.h).
-// Every write of the ledger goes through Store::Write, which syncs the WAL
-// before returning: an acknowledged write is durable.
+// Every committing write of the ledger goes through Store::Write, which syncs
+// the WAL before returning: an acknowledged write is durable.
 #ifndef PREMIUM_LEDGER_STORAGE_STORE_H_
 #define PREMIUM_LEDGER_STORAGE_STORE_H_
 
@@ -71,6 +71,12 @@ class Store {
   // Applies `batch` atomically and syncs the WAL before returning.
   // FailedPrecondition in read-only mode.
   absl::Status Write(rocksdb::WriteBatch* batch);
+  // Applies `batch` atomically without syncing: only for staged data that a
+  // later synced commit makes durable and a crash before it leaves
+  // recognisably incomplete (see kMetaStagedFrom).
+  absl::Status WriteUnsynced(rocksdb::WriteBatch* batch);
+  // Syncs every WAL file written so far.
+  absl::Status SyncWal();
 
   // Reads every block of every file and checks its checksum.
   absl::Status VerifyChecksums() const;
