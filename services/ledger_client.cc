@@ -17,6 +17,11 @@ class InProcessLedgerClient final : public LedgerClient {
   absl::StatusOr<AppendReceipt> Append(const AppendRequest& request) override {
     return ledger_->Append(request);
   }
+  absl::StatusOr<AppendReceipt> AppendStreamed(
+      absl::string_view actor, absl::string_view idempotency_key,
+      uint64_t entry_count, EntrySource& source) override {
+    return ledger_->AppendStreamed(actor, idempotency_key, entry_count, source);
+  }
   absl::StatusOr<std::vector<StoredEntry>> ReadEntries(
       uint64_t begin_seq, uint64_t end_seq, size_t max_entries) override {
     return ledger_->ReadEntries(begin_seq, end_seq, max_entries);
@@ -61,6 +66,10 @@ absl::StatusOr<SignedCheckpoint> FromProto(const pb::Checkpoint& checkpoint) {
   return out;
 }
 
+// Entries per message of a streamed append (a few MiB at most).
+constexpr size_t kStreamedBatchEntries = 10'000;
+constexpr absl::Duration kStreamedAppendTimeout = absl::Minutes(30);
+
 class RemoteLedgerClient final : public LedgerClient {
  public:
   RemoteLedgerClient(std::shared_ptr<grpc::Channel> channel,
@@ -85,6 +94,51 @@ class RemoteLedgerClient final : public LedgerClient {
         !s.ok()) {
       return s;
     }
+    const pb::AppendReceipt& receipt = response.receipt();
+    return AppendReceipt{receipt.first_seq(), receipt.entry_count(),
+                         receipt.tree_size(), receipt.append_time_micros(),
+                         receipt.replayed()};
+  }
+
+  absl::StatusOr<AppendReceipt> AppendStreamed(
+      absl::string_view actor, absl::string_view idempotency_key,
+      uint64_t entry_count, EntrySource& source) override {
+    auto context = NewContext();
+    // A large request takes longer than one call's usual time.
+    context->set_deadline(
+        absl::ToChronoTime(absl::Now() + kStreamedAppendTimeout));
+    pb::AppendResponse response;
+    std::unique_ptr<grpc::ClientWriter<pb::AppendStreamMessage>> writer =
+        stub_->AppendStream(context.get(), &response);
+    pb::AppendStreamMessage message;
+    pb::AppendStreamHeader* header = message.mutable_header();
+    header->set_actor(std::string(actor));
+    header->set_idempotency_key(std::string(idempotency_key));
+    header->set_entry_count(entry_count);
+    bool sent = writer->Write(message);
+    absl::Status source_status;
+    while (sent) {
+      absl::StatusOr<std::vector<AppendEntry>> entries =
+          source.Next(kStreamedBatchEntries);
+      if (!entries.ok()) {
+        // Ending the stream early makes the ledger refuse the request.
+        source_status = entries.status();
+        context->TryCancel();
+        break;
+      }
+      if (entries->empty()) break;
+      message.Clear();
+      for (AppendEntry& entry : *entries) {
+        pb::AppendEntry* out = message.mutable_batch()->add_entries();
+        out->set_kind(std::move(entry.kind));
+        out->set_payload(std::move(entry.payload));
+      }
+      sent = writer->Write(message);
+    }
+    writer->WritesDone();
+    const grpc::Status status = writer->Finish();
+    if (!source_status.ok()) return source_status;
+    if (absl::Status s = FromGrpcStatus(status); !s.ok()) return s;
     const pb::AppendReceipt& receipt = response.receipt();
     return AppendReceipt{receipt.first_seq(), receipt.entry_count(),
                          receipt.tree_size(), receipt.append_time_micros(),

@@ -29,6 +29,10 @@ class LedgerClient {
   // As Ledger::Append.
   virtual absl::StatusOr<AppendReceipt> Append(
       const AppendRequest& request) = 0;
+  // As Ledger::AppendStreamed: a request too large for Append.
+  virtual absl::StatusOr<AppendReceipt> AppendStreamed(
+      absl::string_view actor, absl::string_view idempotency_key,
+      uint64_t entry_count, EntrySource& source) = 0;
   // Entries [begin_seq, end_seq), possibly fewer than asked (read on from
   // the last one returned); as Ledger::ReadEntries.
   virtual absl::StatusOr<std::vector<StoredEntry>> ReadEntries(

@@ -61,6 +61,56 @@ absl::Status LedgerServiceImpl::Authorize(
   return absl::OkStatus();
 }
 
+namespace {
+
+void FillReceipt(const AppendReceipt& receipt, pb::AppendReceipt* out) {
+  out->set_first_seq(receipt.first_seq);
+  out->set_entry_count(receipt.entry_count);
+  out->set_tree_size(receipt.tree_size);
+  out->set_append_time_micros(receipt.append_time_micros);
+  out->set_replayed(receipt.replayed);
+}
+
+// The batches of an AppendStream call, as the ledger pulls them.
+class StreamEntrySource final : public EntrySource {
+ public:
+  explicit StreamEntrySource(
+      grpc::ServerReader<pb::AppendStreamMessage>* reader)
+      : reader_(reader) {}
+
+  absl::StatusOr<std::vector<AppendEntry>> Next(size_t max_entries) override {
+    std::vector<AppendEntry> entries;
+    while (entries.size() < max_entries) {
+      if (next_ == pending_.batch().entries_size()) {
+        if (done_) break;
+        if (!reader_->Read(&pending_)) {
+          done_ = true;
+          break;
+        }
+        if (!pending_.has_batch()) {
+          return absl::InvalidArgumentError(
+              "only the first message of an append stream is a header");
+        }
+        next_ = 0;
+        continue;
+      }
+      pb::AppendEntry* entry = pending_.mutable_batch()->mutable_entries(next_);
+      entries.push_back(AppendEntry{std::move(*entry->mutable_kind()),
+                                    std::move(*entry->mutable_payload())});
+      ++next_;
+    }
+    return entries;
+  }
+
+ private:
+  grpc::ServerReader<pb::AppendStreamMessage>* const reader_;
+  pb::AppendStreamMessage pending_;
+  int next_ = 0;
+  bool done_ = false;
+};
+
+}  // namespace
+
 grpc::Status LedgerServiceImpl::Append(grpc::ServerContext* context,
                                        const pb::AppendRequest* request,
                                        pb::AppendResponse* response) {
@@ -74,12 +124,26 @@ grpc::Status LedgerServiceImpl::Append(grpc::ServerContext* context,
   }
   absl::StatusOr<AppendReceipt> receipt = ledger_->Append(append);
   if (!receipt.ok()) return ToGrpcStatus(receipt.status());
-  pb::AppendReceipt* out = response->mutable_receipt();
-  out->set_first_seq(receipt->first_seq);
-  out->set_entry_count(receipt->entry_count);
-  out->set_tree_size(receipt->tree_size);
-  out->set_append_time_micros(receipt->append_time_micros);
-  out->set_replayed(receipt->replayed);
+  FillReceipt(*receipt, response->mutable_receipt());
+  return grpc::Status::OK;
+}
+
+grpc::Status LedgerServiceImpl::AppendStream(
+    grpc::ServerContext* context,
+    grpc::ServerReader<pb::AppendStreamMessage>* reader,
+    pb::AppendResponse* response) {
+  if (absl::Status s = Authorize(*context); !s.ok()) return ToGrpcStatus(s);
+  pb::AppendStreamMessage first;
+  if (!reader->Read(&first) || !first.has_header()) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        "an append stream starts with a message holding its header"));
+  }
+  StreamEntrySource source(reader);
+  absl::StatusOr<AppendReceipt> receipt = ledger_->AppendStreamed(
+      first.header().actor(), first.header().idempotency_key(),
+      first.header().entry_count(), source);
+  if (!receipt.ok()) return ToGrpcStatus(receipt.status());
+  FillReceipt(*receipt, response->mutable_receipt());
   return grpc::Status::OK;
 }
 

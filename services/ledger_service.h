@@ -45,6 +45,10 @@ class LedgerServiceImpl final
   grpc::Status Append(grpc::ServerContext* context,
                       const wsr::premium::v1::AppendRequest* request,
                       wsr::premium::v1::AppendResponse* response) override;
+  grpc::Status AppendStream(
+      grpc::ServerContext* context,
+      grpc::ServerReader<wsr::premium::v1::AppendStreamMessage>* reader,
+      wsr::premium::v1::AppendResponse* response) override;
   grpc::Status ReadEntries(
       grpc::ServerContext* context,
       const wsr::premium::v1::ReadEntriesRequest* request,

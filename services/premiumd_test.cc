@@ -44,7 +44,6 @@
 #include "wsr/premium/v1/ledger.grpc.pb.h"
 #include "wsr/premium/v1/records.pb.h"
 
-
 namespace premium {
 namespace {
 

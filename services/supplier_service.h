@@ -22,6 +22,10 @@ class SupplierServiceImpl final
       grpc::ServerContext* context,
       grpc::ServerReader<wsr::premium::v1::UploadChunk>* reader,
       wsr::premium::v1::UploadPayrollResponse* response) override;
+  grpc::Status ListPaystubCodes(
+      grpc::ServerContext* context,
+      const wsr::premium::v1::ListPaystubCodesRequest* request,
+      wsr::premium::v1::ListPaystubCodesResponse* response) override;
 
  private:
   LedgerClient* const ledger_;

@@ -1,6 +1,14 @@
 #include "services/upload_receiver.h"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <memory>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -58,32 +66,172 @@ UploadContext LedgerUploadContext(LedgerClient& ledger,
   return context;
 }
 
+// The uploaded file, kept in an unlinked temporary file so that a large
+// upload can be read again without being held in memory (and leaves nothing
+// behind if the process dies).
+class Spool {
+ public:
+  static absl::StatusOr<std::unique_ptr<Spool>> Create() {
+    std::string path =
+        (std::filesystem::temp_directory_path() / "premium-upload-XXXXXX")
+            .string();
+    const int fd = mkstemp(path.data());
+    if (fd < 0) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot create a spool file in ", path, ": ", std::strerror(errno)));
+    }
+    unlink(path.c_str());
+    return std::unique_ptr<Spool>(new Spool(fd));
+  }
+  ~Spool() { close(fd_); }
+
+  absl::Status Append(absl::string_view data) {
+    while (!data.empty()) {
+      const ssize_t written = write(fd_, data.data(), data.size());
+      if (written < 0 && errno == EINTR) continue;
+      if (written <= 0) {
+        return absl::UnavailableError(
+            absl::StrCat("cannot spool the upload: ", std::strerror(errno)));
+      }
+      data.remove_prefix(static_cast<size_t>(written));
+      size_ += static_cast<uint64_t>(written);
+    }
+    return absl::OkStatus();
+  }
+
+  // Up to `max_bytes` from `offset`; empty at the end.
+  absl::StatusOr<std::string> Read(uint64_t offset, size_t max_bytes) const {
+    std::string data(max_bytes, '\0');
+    ssize_t got;
+    do {
+      got = pread(fd_, data.data(), max_bytes, static_cast<off_t>(offset));
+    } while (got < 0 && errno == EINTR);
+    if (got < 0) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot read the spooled upload: ", std::strerror(errno)));
+    }
+    data.resize(static_cast<size_t>(got));
+    return data;
+  }
+
+  uint64_t size() const { return size_; }
+
+ private:
+  explicit Spool(int fd) : fd_(fd) {}
+  const int fd_;
+  uint64_t size_ = 0;
+};
+
+// The records of a spooled file, parsed again a batch at a time and
+// completed by `before_append`. The file was validated whole before, so
+// parsing it again must succeed; a difference is an internal error.
+class SpoolSource final : public EntrySource {
+ public:
+  static constexpr size_t kReadBytes = 1 << 20;
+
+  SpoolSource(const Spool* spool, Upload::Kind kind, UploadContext context,
+              std::string idempotency_key, const BeforeAppend* before_append)
+      : spool_(spool),
+        upload_(kind, std::move(context)),
+        idempotency_key_(std::move(idempotency_key)),
+        before_append_(before_append) {}
+
+  absl::StatusOr<std::vector<AppendEntry>> Next(size_t max_entries) override {
+    std::vector<AppendEntry> batch;
+    std::vector<uint64_t> lines;
+    if (absl::Status s = NextWithLines(max_entries, &batch, &lines); !s.ok()) {
+      return s;
+    }
+    return batch;
+  }
+
+  // As Next, with each entry's line of the file.
+  absl::Status NextWithLines(size_t max_entries,
+                             std::vector<AppendEntry>* batch,
+                             std::vector<uint64_t>* lines) {
+    while (pending_.size() - taken_ < max_entries && !finished_) {
+      absl::StatusOr<std::string> chunk = spool_->Read(offset_, kReadBytes);
+      if (!chunk.ok()) return chunk.status();
+      offset_ += chunk->size();
+      absl::Status parsed =
+          chunk->empty() ? upload_.Finish() : upload_.Feed(*chunk);
+      if (!parsed.ok()) {
+        return absl::InternalError(absl::StrCat(
+            "the spooled upload no longer parses: ", parsed.message()));
+      }
+      finished_ = chunk->empty();
+      if (taken_ > 0) {
+        pending_.erase(pending_.begin(), pending_.begin() + taken_);
+        pending_lines_.erase(pending_lines_.begin(),
+                             pending_lines_.begin() + taken_);
+        taken_ = 0;
+      }
+      upload_.TakeRecords(&pending_, &pending_lines_);
+    }
+    const size_t count = std::min(max_entries, pending_.size() - taken_);
+    for (size_t i = 0; i < count; ++i) {
+      batch->push_back(std::move(pending_[taken_ + i]));
+      lines->push_back(pending_lines_[taken_ + i]);
+    }
+    taken_ += count;
+    if (*before_append_ && !batch->empty()) {
+      if (absl::Status s = (*before_append_)(idempotency_key_, given_, batch);
+          !s.ok()) {
+        return s;
+      }
+    }
+    given_ += batch->size();
+    return absl::OkStatus();
+  }
+
+ private:
+  const Spool* const spool_;
+  Upload upload_;
+  const std::string idempotency_key_;
+  const BeforeAppend* const before_append_;
+  uint64_t offset_ = 0;
+  bool finished_ = false;
+  std::vector<AppendEntry> pending_;
+  std::vector<uint64_t> pending_lines_;
+  size_t taken_ = 0;
+  uint64_t given_ = 0;
+};
+
 // Names the rows whose business id another upload already recorded: the
-// ledger's refusal says only that one key was taken.
-absl::Status ExplainTakenKeys(Upload& upload, LedgerClient& ledger,
-                              const absl::Status& refusal) {
+// ledger's refusal says only that one key was taken. `next_batch` yields the
+// file's records and their lines, a batch at a time, none at the end.
+absl::Status ExplainTakenKeys(
+    const std::function<absl::Status(std::vector<AppendEntry>*,
+                                     std::vector<uint64_t>*)>& next_batch,
+    LedgerClient& ledger, const absl::Status& refusal) {
   const PremiumIndexer indexer;
   csv::ErrorList errors;
-  for (size_t i = 0; i < upload.entries().size(); ++i) {
-    wsr::premium::v1::Entry entry;
-    entry.set_kind(upload.entries()[i].kind);
-    entry.set_payload(upload.entries()[i].payload);
-    DerivedKeys keys;
-    if (!indexer.Derive(entry, &keys).ok()) continue;
-    const bool purchase = entry.kind() == kPurchaseReportKind;
-    const bool payment = entry.kind() == kPremiumPaymentKind;
-    // A payroll line's one unique key is its code's hash, derived from the
-    // idempotency key: it is taken only when that key was used before for
-    // another file, which the ledger's own refusal says. The row is no
-    // duplicate.
-    if (!purchase && !payment) continue;
-    for (const std::string& key : keys.unique_keys) {
-      absl::StatusOr<uint64_t> holder = ledger.FindUnique(key);
-      if (holder.ok()) {
-        errors.Add(
-            upload.lines()[i], purchase ? "invoice_id" : "payment_id",
-            absl::StrCat(purchase ? "invoice" : "payment",
-                         " is already recorded (ledger seq ", *holder, ")"));
+  for (;;) {
+    std::vector<AppendEntry> entries;
+    std::vector<uint64_t> lines;
+    if (absl::Status s = next_batch(&entries, &lines); !s.ok()) return s;
+    if (entries.empty()) break;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      wsr::premium::v1::Entry entry;
+      entry.set_kind(entries[i].kind);
+      entry.set_payload(entries[i].payload);
+      const bool purchase = entry.kind() == kPurchaseReportKind;
+      const bool payment = entry.kind() == kPremiumPaymentKind;
+      // A payroll line's one unique key is its code's hash, derived from the
+      // idempotency key: it is taken only when that key was used before for
+      // another file, which the ledger's own refusal says. The row is no
+      // duplicate.
+      if (!purchase && !payment) continue;
+      DerivedKeys keys;
+      if (!indexer.Derive(entry, &keys).ok()) continue;
+      for (const std::string& key : keys.unique_keys) {
+        absl::StatusOr<uint64_t> holder = ledger.FindUnique(key);
+        if (holder.ok()) {
+          errors.Add(
+              lines[i], purchase ? "invoice_id" : "payment_id",
+              absl::StrCat(purchase ? "invoice" : "payment",
+                           " is already recorded (ledger seq ", *holder, ")"));
+        }
       }
     }
   }
@@ -107,9 +255,16 @@ absl::StatusOr<pb::UploadReceipt> ReceiveUpload(
       return s;
     }
   }
+  absl::StatusOr<std::unique_ptr<Spool>> spool = Spool::Create();
+  if (!spool.ok()) return spool.status();
   Upload upload(kind, LedgerUploadContext(ledger, principal));
   Sha256 content_hash;
   uint64_t file_bytes = 0;
+  // Up to kInlineRecordsMax records stay in memory for one Append; past it
+  // the file is validated only, and its records made again from the spool.
+  bool streamed = false;
+  std::vector<AppendEntry> entries;
+  std::vector<uint64_t> lines;
   while (reader->Read(&chunk)) {
     if (!chunk.has_data()) {
       return absl::InvalidArgumentError("only the first message is a header");
@@ -122,28 +277,69 @@ absl::StatusOr<pb::UploadReceipt> ReceiveUpload(
           " bytes (or a message is over ", limits.chunk_bytes_max, ")"));
     }
     content_hash.Update(chunk.data());
+    if (absl::Status s = (*spool)->Append(chunk.data()); !s.ok()) return s;
     if (absl::Status s = upload.Feed(chunk.data()); !s.ok()) return s;
+    upload.TakeRecords(&entries, &lines);
+    streamed |= upload.record_count() > kInlineRecordsMax;
+    if (streamed) {
+      entries.clear();
+      lines.clear();
+    }
   }
   if (absl::Status s = upload.Finish(); !s.ok()) return s;
+  upload.TakeRecords(&entries, &lines);
 
-  AppendRequest append;
-  append.actor = principal.actor();
-  append.idempotency_key =
+  const std::string idempotency_key =
       header.request_id().empty()
           ? absl::StrCat("sha256:", content_hash.HexDigest())
           : header.request_id();
-  append.entries = std::move(upload.entries());
-  if (before_append) {
-    if (absl::Status s = before_append(append.idempotency_key, &append.entries);
-        !s.ok()) {
-      return s;
+  const uint64_t records = upload.record_count();
+  absl::StatusOr<AppendReceipt> receipt;
+  if (!streamed) {
+    AppendRequest append;
+    append.actor = principal.actor();
+    append.idempotency_key = idempotency_key;
+    append.entries = std::move(entries);
+    if (before_append) {
+      if (absl::Status s =
+              before_append(append.idempotency_key, 0, &append.entries);
+          !s.ok()) {
+        return s;
+      }
     }
-  }
-  const size_t records = append.entries.size();
-  absl::StatusOr<AppendReceipt> receipt = ledger.Append(append);
-  if (absl::IsAlreadyExists(receipt.status())) {
-    upload.entries() = std::move(append.entries);
-    return ExplainTakenKeys(upload, ledger, receipt.status());
+    receipt = ledger.Append(append);
+    if (absl::IsAlreadyExists(receipt.status())) {
+      bool given = false;
+      return ExplainTakenKeys(
+          [&](std::vector<AppendEntry>* batch,
+              std::vector<uint64_t>* batch_lines) {
+            if (!given) {
+              *batch = std::move(append.entries);
+              *batch_lines = std::move(lines);
+              given = true;
+            }
+            return absl::OkStatus();
+          },
+          ledger, receipt.status());
+    }
+  } else {
+    SpoolSource source(spool->get(), kind,
+                       LedgerUploadContext(ledger, principal), idempotency_key,
+                       &before_append);
+    receipt = ledger.AppendStreamed(principal.actor(), idempotency_key, records,
+                                    source);
+    if (absl::IsAlreadyExists(receipt.status())) {
+      SpoolSource again(spool->get(), kind,
+                        LedgerUploadContext(ledger, principal), idempotency_key,
+                        nullptr);
+      return ExplainTakenKeys(
+          [&](std::vector<AppendEntry>* batch,
+              std::vector<uint64_t>* batch_lines) {
+            return again.NextWithLines(SpoolSource::kReadBytes / 64, batch,
+                                       batch_lines);
+          },
+          ledger, receipt.status());
+    }
   }
   if (!receipt.ok()) return receipt.status();
 

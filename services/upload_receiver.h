@@ -29,10 +29,20 @@ struct UploadLimits {
 // and appends the file's records for `principal` under the header's
 // request_id (default: "sha256:" and the file's SHA-256, so the same file
 // uploaded twice appends once). Programs and suppliers are looked up in
-// the ledger. `before_append`, when set, may complete the entries (paystub
-// codes) once the idempotency key is known; its error refuses the upload.
+// the ledger. `before_append`, when set, completes each batch of entries
+// (paystub codes) once the idempotency key is known; `first_index` is the
+// position of the batch's first entry in the file's records. Its error
+// refuses the upload.
+//
+// The file is spooled to an unlinked temporary file while it is validated,
+// never held in memory. A file of up to kInlineRecordsMax records is then
+// appended as one request; a larger one is read back from the spool and
+// streamed to the ledger (LedgerClient::AppendStreamed), a batch at a
+// time, so memory stays bounded by a batch whatever the file's size.
+inline constexpr uint64_t kInlineRecordsMax = 50'000;
 using BeforeAppend = std::function<absl::Status(
-    absl::string_view idempotency_key, std::vector<AppendEntry>* entries)>;
+    absl::string_view idempotency_key, uint64_t first_index,
+    std::vector<AppendEntry>* entries)>;
 absl::StatusOr<wsr::premium::v1::UploadReceipt> ReceiveUpload(
     grpc::ServerReader<wsr::premium::v1::UploadChunk>* reader,
     const Principal& principal, Upload::Kind kind, LedgerClient& ledger,

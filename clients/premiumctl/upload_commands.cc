@@ -156,6 +156,52 @@ absl::Status SendFile(const Connection& connection, const std::string& path,
   return absl::OkStatus();
 }
 
+// Writes the codes-out CSV: the codes of the response, or, for a file too
+// large to return them inline, every page of ListPaystubCodes.
+absl::Status WriteCodes(const Connection& connection,
+                        pb::SupplierService::Stub& stub,
+                        const pb::UploadPayrollResponse& response,
+                        std::FILE* file) {
+  const auto write_rows =
+      [file](const google::protobuf::RepeatedPtrField<pb::PaystubCode>& codes,
+             bool header) -> absl::Status {
+    std::string text =
+        header ? "worker_id,program_id,period_start,period_end,code\n" : "";
+    for (const pb::PaystubCode& code : codes) {
+      absl::StrAppend(&text, code.worker_id(), ",", code.program_id(), ",",
+                      code.period_start(), ",", code.period_end(), ",",
+                      code.code(), "\n");
+    }
+    if (std::fwrite(text.data(), 1, text.size(), file) != text.size()) {
+      return absl::InternalError("write error");
+    }
+    return absl::OkStatus();
+  };
+  if (!response.codes_paged()) return write_rows(response.codes(), true);
+  if (absl::Status s = write_rows({}, true); !s.ok()) return s;
+  pb::ListPaystubCodesRequest request;
+  request.set_first_seq(response.receipt().ledger().first_seq());
+  uint64_t written = 0;
+  for (;;) {
+    pb::ListPaystubCodesResponse page;
+    if (absl::Status s = FromGrpcStatus(stub.ListPaystubCodes(
+            connection.NewContext().get(), request, &page));
+        !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = write_rows(page.codes(), false); !s.ok()) return s;
+    written += static_cast<uint64_t>(page.codes_size());
+    if (page.next_page_token().empty()) break;
+    request.set_page_token(page.next_page_token());
+  }
+  if (written != response.receipt().records()) {
+    return absl::DataLossError(
+        absl::StrCat("the server listed ", written, " codes for ",
+                     response.receipt().records(), " lines"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status UploadPayroll(const Connection& connection,
                            const std::string& path,
                            const std::string& codes_out) {
@@ -196,18 +242,16 @@ absl::Status UploadPayroll(const Connection& connection,
     return status;
   }
   if (codes_file != nullptr) {
-    std::string text = "worker_id,program_id,period_start,period_end,code\n";
-    for (const pb::PaystubCode& code : response.codes()) {
-      absl::StrAppend(&text, code.worker_id(), ",", code.program_id(), ",",
-                      code.period_start(), ",", code.period_end(), ",",
-                      code.code(), "\n");
+    absl::Status written = WriteCodes(connection, *stub, response, codes_file);
+    if (std::fclose(codes_file) != 0 && written.ok()) {
+      written = absl::InternalError("cannot close the file");
     }
-    const bool written =
-        std::fwrite(text.data(), 1, text.size(), codes_file) == text.size();
-    if (std::fclose(codes_file) != 0 || !written) {
-      return absl::InternalError(
+    if (!written.ok()) {
+      return absl::Status(
+          written.code(),
           absl::StrCat("uploaded, but writing --codes-out ", codes_out,
-                       " failed; upload the same file again to get the codes"));
+                       " failed (", written.message(),
+                       "); upload the same file again to get the codes"));
     }
   }
   PrintReceipt(connection, path, "payroll lines", "premium paid",

@@ -31,6 +31,15 @@ absl::Status Upload::Fail(absl::Status status) {
   return status_;
 }
 
+void Upload::TakeRecords(std::vector<AppendEntry>* entries,
+                         std::vector<uint64_t>* lines) {
+  entries->insert(entries->end(), std::make_move_iterator(entries_.begin()),
+                  std::make_move_iterator(entries_.end()));
+  lines->insert(lines->end(), lines_.begin(), lines_.end());
+  entries_.clear();
+  lines_.clear();
+}
+
 absl::Status Upload::Feed(absl::string_view chunk) {
   if (!status_.ok()) return status_;
   if (absl::Status s = reader_.Feed(chunk); !s.ok()) return Fail(s);
@@ -45,7 +54,7 @@ absl::Status Upload::Finish() {
   if (!header_.has_value()) {
     return Fail(absl::InvalidArgumentError("the file is empty: no header row"));
   }
-  if (entries_.empty() && errors_.empty()) {
+  if (record_count_ == 0 && errors_.empty()) {
     return Fail(
         absl::InvalidArgumentError("the file has a header but no rows"));
   }
@@ -209,6 +218,7 @@ void Upload::ParsePurchase(const csv::Record& record) {
   entries_.push_back(
       AppendEntry{kPurchaseReportKind, report.SerializeAsString()});
   lines_.push_back(line);
+  ++record_count_;
 }
 
 void Upload::ParsePayment(const csv::Record& record) {
@@ -273,6 +283,7 @@ void Upload::ParsePayment(const csv::Record& record) {
   entries_.push_back(
       AppendEntry{kPremiumPaymentKind, payment.SerializeAsString()});
   lines_.push_back(line);
+  ++record_count_;
 }
 
 void Upload::ParsePayroll(const csv::Record& record) {
@@ -342,6 +353,7 @@ void Upload::ParsePayroll(const csv::Record& record) {
   entries_.push_back(
       AppendEntry{kPayrollLineKind, payroll.SerializeAsString()});
   lines_.push_back(line);
+  ++record_count_;
 }
 
 }  // namespace premium

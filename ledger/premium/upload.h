@@ -71,6 +71,13 @@ class Upload {
   std::vector<AppendEntry>& entries() { return entries_; }
   // The physical line each entry came from.
   const std::vector<uint64_t>& lines() const { return lines_; }
+  // Moves the records made so far (and their lines) to the end of
+  // `entries` and `lines`, so a large file need not be held whole. Records
+  // taken before Finish are only good if Finish then returns OK.
+  void TakeRecords(std::vector<AppendEntry>* entries,
+                   std::vector<uint64_t>* lines);
+  // Records made so far, taken or not.
+  uint64_t record_count() const { return record_count_; }
   // Premium (purchases, payroll) or amount (payments) per currency, in
   // micro-units.
   const absl::flat_hash_map<std::string, int64_t>& totals_micros() const {
@@ -102,6 +109,7 @@ class Upload {
   csv::ErrorList errors_;
   std::vector<AppendEntry> entries_;
   std::vector<uint64_t> lines_;
+  uint64_t record_count_ = 0;
   absl::flat_hash_map<std::string, int64_t> totals_micros_;
   // Business ids seen in this file and their line, to name duplicates.
   absl::flat_hash_map<std::string, uint64_t> ids_;
