@@ -320,15 +320,33 @@ grpc::Status AuditServiceImpl::ResolveDiscrepancy(
   if (absl::StatusOr<uint64_t> size = CatchUpLocked(); !size.ok()) {
     return ToGrpcStatus(size.status());
   }
-  absl::StatusOr<Finding> finding =
-      reconciler_.FindDiscrepancy(request->discrepancy_id(), *as_of);
-  if (!finding.ok()) return ToGrpcStatus(finding.status());
-
   pb::DiscrepancyResolution resolution;
-  resolution.set_discrepancy_id(request->discrepancy_id());
-  resolution.set_note(request->note());
-  resolution.set_difference_micros(finding->discrepancy->difference_micros);
-  resolution.set_as_of(FormatDate(*as_of));
+  if (const std::optional<uint64_t> earlier = reconciler_.ResolutionAppendedBy(
+          auditor->actor(), request->request_id())) {
+    // A retry: the figures may have moved since, so it is the earlier
+    // record that is sent again (and replayed), not a new one.
+    absl::StatusOr<StoredEntry> entry = ReadOneEntry(*ledger_, *earlier);
+    if (!entry.ok()) return ToGrpcStatus(entry.status());
+    if (!resolution.ParseFromString(entry->entry.payload())) {
+      return ToGrpcStatus(absl::DataLossError(
+          absl::StrCat("entry ", *earlier, " does not parse")));
+    }
+    if (resolution.discrepancy_id() != request->discrepancy_id() ||
+        resolution.note() != request->note() ||
+        resolution.as_of() != FormatDate(*as_of)) {
+      return ToGrpcStatus(absl::AlreadyExistsError(
+          absl::StrCat("request_id \"", request->request_id(),
+                       "\" was already used for another resolution")));
+    }
+  } else {
+    absl::StatusOr<Finding> finding =
+        reconciler_.FindDiscrepancy(request->discrepancy_id(), *as_of);
+    if (!finding.ok()) return ToGrpcStatus(finding.status());
+    resolution.set_discrepancy_id(request->discrepancy_id());
+    resolution.set_note(request->note());
+    resolution.set_difference_micros(finding->discrepancy->difference_micros);
+    resolution.set_as_of(FormatDate(*as_of));
+  }
   AppendRequest append;
   append.actor = auditor->actor();
   append.idempotency_key = request->request_id();
@@ -344,6 +362,11 @@ grpc::Status AuditServiceImpl::ResolveDiscrepancy(
   }
   absl::StatusOr<Finding> now =
       reconciler_.FindDiscrepancy(request->discrepancy_id(), *as_of);
+  if (absl::IsNotFound(now.status())) {
+    // A replayed resolution of a discrepancy since cured.
+    response->mutable_discrepancy()->set_id(request->discrepancy_id());
+    return grpc::Status::OK;
+  }
   if (!now.ok()) return ToGrpcStatus(now.status());
   FillDiscrepancy(*now, response->mutable_discrepancy());
   return grpc::Status::OK;

@@ -403,6 +403,18 @@ class Reconciler::State {
   };
   // Per discrepancy id, in ledger order.
   absl::flat_hash_map<std::string, std::vector<ResolutionFact>> resolutions_;
+  // Who appended each resolution: actor and idempotency key, to seq.
+  absl::flat_hash_map<std::pair<std::string, std::string>, uint64_t>
+      resolution_requests_;
+
+ public:
+  std::optional<uint64_t> ResolutionAppendedBy(
+      absl::string_view actor, absl::string_view idempotency_key) const {
+    auto it = resolution_requests_.find(
+        std::make_pair(std::string(actor), std::string(idempotency_key)));
+    if (it == resolution_requests_.end()) return std::nullopt;
+    return it->second;
+  }
 };
 
 absl::Status Reconciler::State::Apply(uint64_t seq, const pb::Entry& entry,
@@ -687,6 +699,8 @@ absl::Status Reconciler::State::ApplyResolution(uint64_t seq,
   if (!resolution.ok()) return resolution.status();
   resolutions_[resolution->discrepancy_id()].push_back(ResolutionFact{
       .seq = seq, .difference_micros = resolution->difference_micros()});
+  resolution_requests_[std::make_pair(entry.actor(), entry.idempotency_key())] =
+      seq;
   return absl::OkStatus();
 }
 
@@ -813,6 +827,8 @@ absl::Status Reconciler::State::ApplyReversal(uint64_t seq,
       return missing();
     }
     if (it->second.empty()) resolutions_.erase(it);
+    resolution_requests_.erase(
+        std::make_pair(reversed->actor(), reversed->idempotency_key()));
     return absl::OkStatus();
   }
   return absl::FailedPreconditionError(
@@ -1429,6 +1445,11 @@ absl::Status Reconciler::Apply(uint64_t seq, const pb::Entry& entry,
 }
 
 uint64_t Reconciler::next_seq() const { return state_->next_seq(); }
+
+std::optional<uint64_t> Reconciler::ResolutionAppendedBy(
+    absl::string_view actor, absl::string_view idempotency_key) const {
+  return state_->ResolutionAppendedBy(actor, idempotency_key);
+}
 
 absl::StatusOr<std::vector<Finding>> Reconciler::Reconcile(
     const ReconcileQuery& query) {

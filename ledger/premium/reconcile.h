@@ -221,6 +221,11 @@ class Reconciler {
   absl::StatusOr<Finding> FindDiscrepancy(absl::string_view id,
                                           absl::CivilDay as_of);
 
+  // The seq of the resolution `actor` appended under `idempotency_key`, if
+  // any (a retry must find its own resolution even after the figures moved).
+  std::optional<uint64_t> ResolutionAppendedBy(
+      absl::string_view actor, absl::string_view idempotency_key) const;
+
   // Outcomes as of `as_of`, per program (or just `program_id`), ordered by
   // program then party.
   absl::StatusOr<Summary> Summarize(absl::string_view program_id,
