@@ -89,6 +89,10 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const Options& options) {
   // WAL until it reaches RocksDB's 1.5 GB default, all of it replayed on the
   // next open.
   db_options.max_total_wal_size = 256 << 20;
+  // One budget for the memtables of all column families (each would
+  // otherwise take up to 2 x 64 MiB): memory stays flat however large the
+  // ledger or an upload grows.
+  db_options.db_write_buffer_size = 128 << 20;
   db_options.keep_log_file_num = 10;
 
   std::shared_ptr<rocksdb::Cache> cache =
