@@ -48,6 +48,8 @@
 #include "gtest/gtest.h"
 #include "ledger/ledger.h"
 #include "ledger/merkle/proof.h"
+#include "ledger/storage/format.h"
+#include "ledger/storage/store.h"
 #include "ledger/verify.h"
 #include "tests/crash/crash_workload.h"
 
@@ -421,6 +423,17 @@ uint64_t DirectoryBytes(const std::string& dir) {
   return bytes;
 }
 
+// Whether a streamed append was interrupted: its mark is in the database.
+bool StagedAppendLeft(const std::string& dir) {
+  absl::StatusOr<std::unique_ptr<storage::Store>> store = storage::Store::Open(
+      {.path = absl::StrCat(dir, "/", storage::kDatabaseDirectory),
+       .mode = storage::Store::Mode::kReadOnly});
+  if (!store.ok()) return false;
+  absl::StatusOr<std::optional<std::string>> mark =
+      (*store)->Get(storage::Family::kMeta, storage::kMetaStagedFrom);
+  return mark.ok() && mark->has_value();
+}
+
 absl::StatusOr<std::unique_ptr<Ledger>> OpenLedger(const std::string& dir,
                                                    bool create_if_missing) {
   LedgerOptions options;
@@ -454,6 +467,11 @@ class CrashTest : public ::testing::Test {
         first_request_id, run_time,
         cycle == 0 ? KillClock::kFromReady : KillClock::kFromSpawn, &report));
 
+    // A kill inside a streamed append leaves its staged records marked;
+    // the Open below must remove them (counted, to show such kills happen).
+    const bool staged = created_ && StagedAppendLeft(dir_);
+    if (staged) ++interrupted_streamed_;
+
     // Before any open succeeded the child may have died before creating the
     // ledger; afterwards the ledger must be there.
     absl::StatusOr<std::unique_ptr<Ledger>> ledger =
@@ -483,12 +501,13 @@ class CrashTest : public ::testing::Test {
     if (stalled) ++stalled_cycles_;
     std::printf(
         "cycle %3llu: child ran %3lld ms (%s), %4zu acks, %3zu child replays, "
-        "%4zu new requests in the log, size %llu%s\n",
+        "%4zu new requests in the log, size %llu%s%s\n",
         static_cast<unsigned long long>(cycle),
         static_cast<long long>(run_time.count()),
         report.ready_size.has_value() ? "opened" : "killed in Open",
         report.acks.size(), report.replays.size(), new_requests,
         static_cast<unsigned long long>(size),
+        staged ? ", killed inside a streamed append" : "",
         stalled ? "  STALLED: no append completed after the child's Open" : "");
     checked_size_ = size;
     checked_root_ = *root;
@@ -621,6 +640,7 @@ class CrashTest : public ::testing::Test {
   uint64_t parent_replays_ = 0;
   uint64_t acked_entries_ = 0;
   uint64_t stalled_cycles_ = 0;
+  uint64_t interrupted_streamed_ = 0;
 };
 
 TEST_F(CrashTest, AcknowledgedAppendsSurviveSigkill) {
@@ -643,12 +663,17 @@ TEST_F(CrashTest, AcknowledgedAppendsSurviveSigkill) {
   std::printf(
       "crash_test summary: seed %llu, %llu cycles, %zu acknowledged requests "
       "(%llu entries), %zu requests in the log (%zu committed but never "
-      "acknowledged), %llu child + %llu parent replays, %llu stalled cycles, "
+      "acknowledged), %zu of them streamed, %llu kills inside a streamed "
+      "append, %llu child + %llu parent replays, %llu stalled cycles, "
       "final size %llu entries / %.1f MB on disk, %.1f s\n",
       static_cast<unsigned long long>(seed_),
       static_cast<unsigned long long>(cycles), acked_.size(),
       static_cast<unsigned long long>(acked_entries_), in_log_.size(),
       in_log_.size() - acked_.size(),
+      static_cast<size_t>(std::count_if(
+          acked_.begin(), acked_.end(),
+          [](const auto& acked) { return IsStreamed(acked.first); })),
+      static_cast<unsigned long long>(interrupted_streamed_),
       static_cast<unsigned long long>(child_replays_),
       static_cast<unsigned long long>(parent_replays_),
       static_cast<unsigned long long>(stalled_cycles_),

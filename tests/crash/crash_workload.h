@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -34,7 +35,7 @@ inline constexpr char kActor[] = "crash-child";
 inline constexpr char kKind[] = "premium.test.CrashEntry";
 inline constexpr char kKeyPrefix[] = "crash-";
 
-// A request holds 1 to kRequestEntriesMax entries.
+// An ordinary request holds 1 to kRequestEntriesMax entries.
 inline constexpr uint32_t kRequestEntriesMax = 50;
 // Payloads are kPayloadBytesMin to kPayloadBytesMin + kPayloadBytesSpread - 1
 // bytes: about 200, like a payroll line.
@@ -54,7 +55,23 @@ inline uint64_t Mix(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+// About one request in kStreamedOneIn is a large one, appended with
+// Ledger::AppendStreamed in batches of kStreamedBatchEntries: kill points
+// then fall between its unsynced batches and before its commit.
+inline constexpr uint64_t kStreamedOneIn = 32;
+inline constexpr uint32_t kStreamedEntriesMin = 1000;
+inline constexpr uint32_t kStreamedEntriesSpread = 3000;
+inline constexpr size_t kStreamedBatchEntries = 400;
+
+inline bool IsStreamed(uint64_t request_id) {
+  return Mix(request_id ^ 0x5bd1e995ULL) % kStreamedOneIn == 0;
+}
+
 inline uint32_t EntryCountOf(uint64_t request_id) {
+  if (IsStreamed(request_id)) {
+    return kStreamedEntriesMin +
+           static_cast<uint32_t>(Mix(request_id) % kStreamedEntriesSpread);
+  }
   return 1 + static_cast<uint32_t>(Mix(request_id) % kRequestEntriesMax);
 }
 
@@ -90,6 +107,24 @@ inline std::string PayloadOf(uint64_t request_id, uint32_t request_index) {
   }
   return payload;
 }
+
+// The entries of RequestOf(request_id), made as the ledger pulls them.
+class RequestSource final : public EntrySource {
+ public:
+  explicit RequestSource(uint64_t request_id) : request_id_(request_id) {}
+  absl::StatusOr<std::vector<AppendEntry>> Next(size_t max_entries) override {
+    std::vector<AppendEntry> entries;
+    const uint32_t count = EntryCountOf(request_id_);
+    for (; next_ < count && entries.size() < max_entries; ++next_) {
+      entries.push_back(AppendEntry{kKind, PayloadOf(request_id_, next_)});
+    }
+    return entries;
+  }
+
+ private:
+  const uint64_t request_id_;
+  uint32_t next_ = 0;
+};
 
 inline AppendRequest RequestOf(uint64_t request_id) {
   AppendRequest request;

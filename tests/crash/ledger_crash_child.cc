@@ -3,11 +3,12 @@
 // The victim of crash_test: opens (creating if missing) the ledger in
 // DATA_DIR and appends requests from APPENDERS threads (default 4) until it
 // is killed. Request ids start at FIRST_REQUEST_ID; each request is
-// RequestOf(id) (crash_workload.h). After an Append returns OK the child
-// prints "ACK <id> <first seq> <count>"; now and then a thread re-sends a
-// request it saw acknowledged and checks that it is replayed, printing
-// "REPLAY <id> <first seq>". Anything unexpected prints "BAD <why>" and exits
-// with status 3, so the parent sees it even if it kills the child later.
+// RequestOf(id) (crash_workload.h), the large ones streamed. After an Append
+// returns OK the child prints "ACK <id> <first seq> <count>"; now and then a
+// thread re-sends a request it saw acknowledged and checks that it is replayed,
+// printing "REPLAY <id> <first seq>". Anything unexpected prints "BAD <why>"
+// and exits with status 3, so the parent sees it even if it kills the child
+// later.
 #include <unistd.h>
 
 #include <atomic>
@@ -87,9 +88,18 @@ class Child {
   }
 
  private:
+  // Large requests go through AppendStreamed, the others through Append.
+  absl::StatusOr<AppendReceipt> Send(uint64_t request_id) {
+    if (IsStreamed(request_id)) {
+      RequestSource source(request_id);
+      return ledger_->AppendStreamed(kActor, IdempotencyKeyOf(request_id),
+                                     EntryCountOf(request_id), source);
+    }
+    return ledger_->Append(RequestOf(request_id));
+  }
+
   void AppendNew(uint64_t request_id) {
-    absl::StatusOr<AppendReceipt> receipt =
-        ledger_->Append(RequestOf(request_id));
+    absl::StatusOr<AppendReceipt> receipt = Send(request_id);
     if (!receipt.ok()) {
       Fail(absl::StrCat("request ", request_id,
                         " failed: ", receipt.status().ToString()));
@@ -116,8 +126,7 @@ class Child {
   }
 
   void Resend(const Ack& ack) {
-    absl::StatusOr<AppendReceipt> receipt =
-        ledger_->Append(RequestOf(ack.request_id));
+    absl::StatusOr<AppendReceipt> receipt = Send(ack.request_id);
     if (!receipt.ok()) {
       Fail(absl::StrCat("re-sent request ", ack.request_id,
                         " failed: ", receipt.status().ToString()));
@@ -162,6 +171,7 @@ int Main(int argc, char** argv) {
   LedgerOptions options;
   options.data_dir = argv[1];
   options.create_if_missing = true;
+  options.streamed_batch_entries = kStreamedBatchEntries;
   absl::StatusOr<std::unique_ptr<Ledger>> ledger = Ledger::Open(options);
   if (!ledger.ok()) {
     std::fprintf(stderr, "ledger_crash_child: opening %s: %s\n", argv[1],
