@@ -8,14 +8,13 @@
 #include "ledger/premium/validation.h"
 #include "services/credentials.h"
 #include "services/grpc_status.h"
+#include "services/record_pages.h"
 
 namespace premium {
 namespace {
 
 namespace pb = wsr::premium::v1;
 
-constexpr int kPageSizeDefault = 100;
-constexpr int kPageSizeMax = 1000;
 constexpr size_t kRequestIdLengthMax = 128;
 // Suspensions of one supplier in one program at most: far more than any
 // program will ever record.
@@ -52,26 +51,6 @@ std::string AllocationName(pb::Allocation allocation) {
     default:
       return "";
   }
-}
-
-// Page tokens are the seq of the last record returned: opaque to clients,
-// stable under appends because the log only grows.
-absl::StatusOr<std::optional<uint64_t>> ParsePageToken(
-    absl::string_view token) {
-  if (token.empty()) return std::nullopt;
-  uint64_t seq = 0;
-  if (!absl::SimpleAtoi(token, &seq)) {
-    return absl::InvalidArgumentError("page_token is not one this server gave");
-  }
-  return seq;
-}
-
-absl::StatusOr<int> PageSize(int requested) {
-  if (requested < 0) {
-    return absl::InvalidArgumentError("page_size must not be negative");
-  }
-  if (requested == 0) return kPageSizeDefault;
-  return std::min(requested, kPageSizeMax);
 }
 
 template <typename Message>

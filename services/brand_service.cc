@@ -2,11 +2,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "ledger/money/decimal.h"
 #include "ledger/premium/indexer.h"
 #include "ledger/premium/standing.h"
 #include "ledger/premium/validation.h"
 #include "services/admin_service.h"
 #include "services/grpc_status.h"
+#include "services/record_pages.h"
 
 namespace premium {
 
@@ -20,6 +22,38 @@ void FillPeriod(const SuspensionPeriod& period, pb::SuspensionPeriod* out) {
   out->set_reason(period.reason);
   out->set_suspension_seq(period.suspension_seq);
   out->set_reinstatement_seq(period.reinstatement_seq);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> CurrencyCache::Of(absl::string_view program_id) {
+  auto it = currencies_.find(program_id);
+  if (it != currencies_.end()) return it->second;
+  absl::StatusOr<ProgramHistory> history =
+      LoadProgramHistory(*ledger_, program_id);
+  if (!history.ok()) return history.status();
+  const std::string currency = history->first().version.currency();
+  currencies_.emplace(std::string(program_id), currency);
+  return currency;
+}
+
+std::string AmountText(int64_t micros, absl::string_view currency) {
+  absl::StatusOr<int> digits = CurrencyMinorDigits("currency", currency);
+  return FormatMicros(micros, digits.ok() ? *digits : 2);
+}
+
+namespace {
+
+void FillPayment(uint64_t seq, const pb::PremiumPayment& payment,
+                 pb::Payment* out) {
+  out->set_seq(seq);
+  out->set_brand_id(payment.brand_id());
+  out->set_payment_id(payment.payment_id());
+  out->set_supplier_id(payment.supplier_id());
+  out->set_program_id(payment.program_id());
+  out->set_paid_date(payment.paid_date());
+  out->set_amount(AmountText(payment.amount_micros(), payment.currency()));
+  out->set_currency(payment.currency());
 }
 
 }  // namespace
@@ -79,6 +113,91 @@ grpc::Status BrandServiceImpl::GetSupplierStanding(
     FillPeriod(period, response->add_periods());
   }
   return grpc::Status::OK;
+}
+
+grpc::Status BrandServiceImpl::ListPurchases(
+    grpc::ServerContext* context, const pb::ListOwnRecordsRequest* request,
+    pb::ListPurchasesResponse* response) {
+  absl::StatusOr<Principal> brand = authenticator_->Authenticate(*context);
+  if (!brand.ok()) return ToGrpcStatus(brand.status());
+  if (absl::Status s = Authenticator::Require(*brand, {pb::BRAND}); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  absl::StatusOr<int> page_size = PageSize(request->page_size());
+  if (!page_size.ok()) return ToGrpcStatus(page_size.status());
+  absl::StatusOr<std::optional<uint64_t>> after =
+      ParsePageToken(request->page_token());
+  if (!after.ok()) return ToGrpcStatus(after.status());
+  CurrencyCache currencies(ledger_);
+  absl::StatusOr<std::string> next =
+      WalkPage(*ledger_, BrandKey(brand->party_id), *after, *page_size,
+               [&](const StoredEntry& stored) -> absl::StatusOr<bool> {
+                 pb::PurchaseReport purchase;
+                 if (stored.entry.kind() != kPurchaseReportKind) return false;
+                 if (!purchase.ParseFromString(stored.entry.payload())) {
+                   return absl::DataLossError(absl::StrCat(
+                       "entry ", stored.entry.seq(), " does not parse"));
+                 }
+                 absl::StatusOr<std::string> currency =
+                     currencies.Of(purchase.program_id());
+                 if (!currency.ok()) return currency.status();
+                 pb::Purchase* out = response->add_purchases();
+                 out->set_seq(stored.entry.seq());
+                 out->set_brand_id(purchase.brand_id());
+                 out->set_invoice_id(purchase.invoice_id());
+                 out->set_supplier_id(purchase.supplier_id());
+                 out->set_program_id(purchase.program_id());
+                 out->set_purchase_date(purchase.purchase_date());
+                 out->set_quantity(FormatMicros(purchase.quantity_micros(), 0));
+                 out->set_unit(purchase.unit());
+                 // Premium is exact to the micro-unit: shown whole.
+                 out->set_premium(FormatMicros(purchase.premium_micros(), 2));
+                 out->set_worker_premium(
+                     FormatMicros(purchase.worker_premium_micros(), 2));
+                 out->set_currency(*currency);
+                 return true;
+               });
+  if (!next.ok()) return ToGrpcStatus(next.status());
+  response->set_next_page_token(*next);
+  return grpc::Status::OK;
+}
+
+grpc::Status BrandServiceImpl::ListPayments(
+    grpc::ServerContext* context, const pb::ListOwnRecordsRequest* request,
+    pb::ListPaymentsResponse* response) {
+  absl::StatusOr<Principal> brand = authenticator_->Authenticate(*context);
+  if (!brand.ok()) return ToGrpcStatus(brand.status());
+  if (absl::Status s = Authenticator::Require(*brand, {pb::BRAND}); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  return ToGrpcStatus(ListPaymentsUnder(*ledger_, BrandKey(brand->party_id),
+                                        *request, response));
+}
+
+absl::Status ListPaymentsUnder(LedgerClient& ledger,
+                               absl::string_view lookup_key,
+                               const pb::ListOwnRecordsRequest& request,
+                               pb::ListPaymentsResponse* response) {
+  absl::StatusOr<int> page_size = PageSize(request.page_size());
+  if (!page_size.ok()) return page_size.status();
+  absl::StatusOr<std::optional<uint64_t>> after =
+      ParsePageToken(request.page_token());
+  if (!after.ok()) return after.status();
+  absl::StatusOr<std::string> next = WalkPage(
+      ledger, lookup_key, *after, *page_size,
+      [&](const StoredEntry& stored) -> absl::StatusOr<bool> {
+        pb::PremiumPayment payment;
+        if (stored.entry.kind() != kPremiumPaymentKind) return false;
+        if (!payment.ParseFromString(stored.entry.payload())) {
+          return absl::DataLossError(
+              absl::StrCat("entry ", stored.entry.seq(), " does not parse"));
+        }
+        FillPayment(stored.entry.seq(), payment, response->add_payments());
+        return true;
+      });
+  if (!next.ok()) return next.status();
+  response->set_next_page_token(*next);
+  return absl::OkStatus();
 }
 
 grpc::Status BrandServiceImpl::Submit(

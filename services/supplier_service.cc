@@ -4,9 +4,12 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "ledger/money/decimal.h"
 #include "ledger/premium/indexer.h"
+#include "services/brand_service.h"
 #include "services/grpc_status.h"
 #include "services/paystub_code.h"
+#include "services/record_pages.h"
 #include "wsr/premium/v1/records.pb.h"
 
 namespace premium {
@@ -159,6 +162,62 @@ grpc::Status SupplierServiceImpl::ListPaystubCodes(
   }
   if (end < count) response->set_next_page_token(absl::StrCat(end));
   return grpc::Status::OK;
+}
+
+grpc::Status SupplierServiceImpl::ListPayrollLines(
+    grpc::ServerContext* context, const pb::ListOwnRecordsRequest* request,
+    pb::ListPayrollLinesResponse* response) {
+  absl::StatusOr<Principal> supplier = authenticator_->Authenticate(*context);
+  if (!supplier.ok()) return ToGrpcStatus(supplier.status());
+  if (absl::Status s = Authenticator::Require(*supplier, {pb::SUPPLIER});
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  absl::StatusOr<int> page_size = PageSize(request->page_size());
+  if (!page_size.ok()) return ToGrpcStatus(page_size.status());
+  absl::StatusOr<std::optional<uint64_t>> after =
+      ParsePageToken(request->page_token());
+  if (!after.ok()) return ToGrpcStatus(after.status());
+  absl::StatusOr<std::string> next =
+      WalkPage(*ledger_, PayrollKey(supplier->party_id), *after, *page_size,
+               [&](const StoredEntry& stored) -> absl::StatusOr<bool> {
+                 pb::PayrollLine line;
+                 if (stored.entry.kind() != kPayrollLineKind) return false;
+                 if (!line.ParseFromString(stored.entry.payload())) {
+                   return absl::DataLossError(absl::StrCat(
+                       "entry ", stored.entry.seq(), " does not parse"));
+                 }
+                 pb::PayrollLineRecord* out = response->add_lines();
+                 out->set_seq(stored.entry.seq());
+                 out->set_program_id(line.program_id());
+                 out->set_worker_id(line.worker_id());
+                 out->set_period_start(line.period_start());
+                 out->set_period_end(line.period_end());
+                 out->set_pay_date(line.pay_date());
+                 out->set_hours(FormatMicros(line.hours_micros(), 2));
+                 out->set_gross_wages(
+                     AmountText(line.gross_wages_micros(), line.currency()));
+                 out->set_premium_amount(
+                     AmountText(line.premium_micros(), line.currency()));
+                 out->set_currency(line.currency());
+                 return true;
+               });
+  if (!next.ok()) return ToGrpcStatus(next.status());
+  response->set_next_page_token(*next);
+  return grpc::Status::OK;
+}
+
+grpc::Status SupplierServiceImpl::ListPaymentsReceived(
+    grpc::ServerContext* context, const pb::ListOwnRecordsRequest* request,
+    pb::ListPaymentsResponse* response) {
+  absl::StatusOr<Principal> supplier = authenticator_->Authenticate(*context);
+  if (!supplier.ok()) return ToGrpcStatus(supplier.status());
+  if (absl::Status s = Authenticator::Require(*supplier, {pb::SUPPLIER});
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  return ToGrpcStatus(ListPaymentsUnder(
+      *ledger_, SupplierKey(supplier->party_id), *request, response));
 }
 
 }  // namespace premium

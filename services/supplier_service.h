@@ -26,6 +26,14 @@ class SupplierServiceImpl final
       grpc::ServerContext* context,
       const wsr::premium::v1::ListPaystubCodesRequest* request,
       wsr::premium::v1::ListPaystubCodesResponse* response) override;
+  grpc::Status ListPayrollLines(
+      grpc::ServerContext* context,
+      const wsr::premium::v1::ListOwnRecordsRequest* request,
+      wsr::premium::v1::ListPayrollLinesResponse* response) override;
+  grpc::Status ListPaymentsReceived(
+      grpc::ServerContext* context,
+      const wsr::premium::v1::ListOwnRecordsRequest* request,
+      wsr::premium::v1::ListPaymentsResponse* response) override;
 
  private:
   LedgerClient* const ledger_;

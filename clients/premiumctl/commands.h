@@ -22,6 +22,8 @@ using ActionSink = std::function<void(CommandAction)>;
 void AddAdminCommands(CLI::App& app, const ActionSink& set_action);
 void AddAuditCommands(CLI::App& app, const ActionSink& set_action);
 void AddLedgerCommands(CLI::App& app, const ActionSink& set_action);
+// After AddUploadCommands: adds "list" (and "received") to its groups.
+void AddListCommands(CLI::App& app, const ActionSink& set_action);
 void AddStandingCommands(CLI::App& app, const ActionSink& set_action);
 void AddUploadCommands(CLI::App& app, const ActionSink& set_action);
 void AddWorkerCommands(CLI::App& app, const ActionSink& set_action);

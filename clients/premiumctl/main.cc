@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   premium::ctl::AddLedgerCommands(app, set_action);
   premium::ctl::AddStandingCommands(app, set_action);
   premium::ctl::AddUploadCommands(app, set_action);
+  premium::ctl::AddListCommands(app, set_action);
   premium::ctl::AddWorkerCommands(app, set_action);
 
   try {
