@@ -345,6 +345,104 @@ grpc::Status AdminServiceImpl::ListPrograms(
   return grpc::Status::OK;
 }
 
+grpc::Status AdminServiceImpl::ChangePartyToken(
+    grpc::ServerContext* context, const pb::ChangePartyTokenRequest* request,
+    pb::ChangePartyTokenResponse* response) {
+  absl::StatusOr<Principal> admin = AuthenticateAdmin(*context);
+  if (!admin.ok()) return ToGrpcStatus(admin.status());
+  if (absl::Status s = ValidateRequestId(request->request_id()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  if (absl::Status s = ValidateId("party_id", request->party_id()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  if (absl::Status s =
+          ValidateText("reason", request->reason(), kNoteLengthMax);
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  if (request->party_id() == kAdminPartyId) {
+    return ToGrpcStatus(absl::FailedPreconditionError(
+        "the admin token is the one in the data directory (admin.token); it "
+        "is not changed through the API"));
+  }
+  absl::StatusOr<uint64_t> party_seq =
+      ledger_->FindUnique(PartyKey(request->party_id()));
+  if (!party_seq.ok()) {
+    return ToGrpcStatus(absl::NotFoundError(
+        absl::StrCat("no party \"", request->party_id(), "\"")));
+  }
+  absl::StatusOr<pb::PartyRegistration> registration =
+      ReadRecord<pb::PartyRegistration>(*ledger_, *party_seq,
+                                        kPartyRegistrationKind);
+  if (!registration.ok()) return ToGrpcStatus(registration.status());
+
+  absl::MutexLock lock(&token_mu_);
+  // The party's tokens: the registration's and every one issued since.
+  std::vector<std::string> tokens = {registration->token_sha256()};
+  absl::StatusOr<std::vector<uint64_t>> changes = ledger_->FindByLookupKey(
+      PartyTokensKey(request->party_id()), std::nullopt, 0);
+  if (!changes.ok()) return ToGrpcStatus(changes.status());
+  std::optional<pb::TokenChange> retried;
+  for (const uint64_t seq : *changes) {
+    absl::StatusOr<StoredEntry> entry = ReadOneEntry(*ledger_, seq);
+    if (!entry.ok()) return ToGrpcStatus(entry.status());
+    pb::TokenChange change;
+    if (!change.ParseFromString(entry->entry.payload())) {
+      return ToGrpcStatus(
+          absl::DataLossError(absl::StrCat("entry ", seq, " does not parse")));
+    }
+    // A retry finds its own change: send that again, the ledger replays it.
+    if (entry->entry.actor() == admin->actor() &&
+        entry->entry.idempotency_key() == request->request_id()) {
+      retried = change;
+    }
+    if (!change.token_sha256().empty()) tokens.push_back(change.token_sha256());
+  }
+  std::string token;
+  pb::TokenChange change;
+  if (retried.has_value()) {
+    change = *std::move(retried);
+  } else {
+    change.set_party_id(request->party_id());
+    change.set_role(registration->role());
+    change.set_reason(request->reason());
+    for (const std::string& hash : tokens) {
+      absl::StatusOr<uint64_t> revoked =
+          ledger_->FindUnique(RevokedTokenKey(hash));
+      if (absl::IsNotFound(revoked.status())) {
+        change.add_revoked_token_sha256(hash);
+      } else if (!revoked.ok()) {
+        return ToGrpcStatus(revoked.status());
+      }
+    }
+  }
+  if (!request->revoke_only()) {
+    token = DerivePartyToken(*secret_, registration->role(),
+                             request->request_id(), request->party_id());
+    if (!retried.has_value()) {
+      change.set_token_sha256(std::string(merkle::HashBytes(HashToken(token))));
+    }
+  }
+  if (change.token_sha256().empty() && change.revoked_token_sha256().empty()) {
+    return ToGrpcStatus(absl::FailedPreconditionError(absl::StrCat(
+        "party \"", request->party_id(), "\" has no token left to revoke")));
+  }
+  AppendRequest append;
+  append.actor = admin->actor();
+  append.idempotency_key = request->request_id();
+  append.entries.push_back(
+      AppendEntry{kTokenChangeKind, change.SerializeAsString()});
+  absl::StatusOr<AppendReceipt> receipt = ledger_->Append(append);
+  if (!receipt.ok()) return ToGrpcStatus(receipt.status());
+  response->set_token(token);
+  response->set_revoked(
+      static_cast<uint32_t>(change.revoked_token_sha256_size()));
+  response->set_seq(receipt->first_seq);
+  response->set_replayed(receipt->replayed);
+  return grpc::Status::OK;
+}
+
 grpc::Status AdminServiceImpl::RegisterParty(
     grpc::ServerContext* context, const pb::RegisterPartyRequest* request,
     pb::RegisterPartyResponse* response) {

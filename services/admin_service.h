@@ -60,6 +60,10 @@ class AdminServiceImpl final : public wsr::premium::v1::AdminService::Service {
       grpc::ServerContext* context,
       const wsr::premium::v1::RegisterPartyRequest* request,
       wsr::premium::v1::RegisterPartyResponse* response) override;
+  grpc::Status ChangePartyToken(
+      grpc::ServerContext* context,
+      const wsr::premium::v1::ChangePartyTokenRequest* request,
+      wsr::premium::v1::ChangePartyTokenResponse* response) override;
   grpc::Status ListParties(
       grpc::ServerContext* context,
       const wsr::premium::v1::ListPartiesRequest* request,
@@ -78,6 +82,8 @@ class AdminServiceImpl final : public wsr::premium::v1::AdminService::Service {
   // Checking a new version against a program's history and appending it
   // must not interleave with another version of the same program.
   absl::Mutex program_mu_;
+  // Serializes token changes, so two cannot revoke the same tokens.
+  absl::Mutex token_mu_;
 };
 
 // The token a registration returns: derived from the server secret and the

@@ -43,6 +43,17 @@ absl::StatusOr<Principal> Authenticator::Authenticate(
   const merkle::Hash hash = HashToken(*token);
   const std::string key = TokenKey(absl::string_view(
       reinterpret_cast<const char*>(hash.data()), hash.size()));
+  // Revocation is checked on every call, never cached: it must take effect
+  // at once, in every process.
+  const absl::string_view hash_bytes(reinterpret_cast<const char*>(hash.data()),
+                                     hash.size());
+  absl::StatusOr<uint64_t> revoked =
+      ledger_->FindUnique(RevokedTokenKey(hash_bytes));
+  if (revoked.ok()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("the token was revoked (ledger seq ", *revoked, ")"));
+  }
+  if (!absl::IsNotFound(revoked.status())) return revoked.status();
   {
     absl::MutexLock lock(&mu_);
     if (auto cached = cache_.find(key); cached != cache_.end()) {
@@ -56,13 +67,19 @@ absl::StatusOr<Principal> Authenticator::Authenticate(
   if (!seq.ok()) return seq.status();
   absl::StatusOr<StoredEntry> entry = ReadOneEntry(*ledger_, *seq);
   if (!entry.ok()) return entry.status();
+  Principal principal;
   pb::PartyRegistration registration;
-  if (entry->entry.kind() != kPartyRegistrationKind ||
-      !registration.ParseFromString(entry->entry.payload())) {
+  pb::TokenChange change;
+  if (entry->entry.kind() == kPartyRegistrationKind &&
+      registration.ParseFromString(entry->entry.payload())) {
+    principal = Principal{registration.role(), registration.party_id()};
+  } else if (entry->entry.kind() == kTokenChangeKind &&
+             change.ParseFromString(entry->entry.payload())) {
+    principal = Principal{change.role(), change.party_id()};
+  } else {
     return absl::DataLossError(
-        absl::StrCat("entry ", *seq, " is not a party registration"));
+        absl::StrCat("entry ", *seq, " issues no token"));
   }
-  Principal principal{registration.role(), registration.party_id()};
   absl::MutexLock lock(&mu_);
   if (cache_.size() >= kCacheEntriesMax) cache_.clear();
   cache_.emplace(key, principal);

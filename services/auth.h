@@ -39,7 +39,7 @@ class Authenticator {
 
   // The caller of `context`: Unauthenticated without a well-formed
   // "authorization: Bearer <token>"; PermissionDenied for a token that no
-  // party holds.
+  // party holds or that was revoked (checked on every call).
   absl::StatusOr<Principal> Authenticate(const grpc::ServerContext& context);
 
   // PermissionDenied unless the principal has one of `roles`.
@@ -48,8 +48,9 @@ class Authenticator {
       std::initializer_list<wsr::premium::v1::Role> roles);
 
  private:
-  // Resolved tokens (hash hex -> party). Registrations are never changed
-  // in place, so an entry once read stays right; the cap bounds memory.
+  // Resolved tokens (token key -> party). The entry that issued a token is
+  // never changed, so what it says stays right (revocation is a separate
+  // record, checked on each call); the cap bounds memory.
   static constexpr size_t kCacheEntriesMax = 10'000;
 
   LedgerClient* const ledger_;

@@ -120,6 +120,63 @@ struct PartyFlags {
   std::string token_out;
 };
 
+struct TokenFlags {
+  std::string id;
+  std::string reason;
+  std::string token_out;
+  bool revoke_only = false;
+};
+
+// party rotate-token / party revoke.
+absl::Status ChangeToken(const Connection& connection,
+                         const TokenFlags& flags) {
+  pb::ChangePartyTokenRequest request;
+  request.set_party_id(flags.id);
+  request.set_reason(flags.reason);
+  request.set_revoke_only(flags.revoke_only);
+  request.set_request_id(RequestIdFor(
+      flags.revoke_only ? "party-revoke" : "party-rotate", request));
+  auto stub = pb::AdminService::NewStub(connection.channel());
+  pb::ChangePartyTokenResponse response;
+  if (absl::Status s = FromGrpcStatus(stub->ChangePartyToken(
+          connection.NewContext().get(), request, &response));
+      !s.ok()) {
+    return s;
+  }
+  if (!flags.token_out.empty() && !response.token().empty()) {
+    if (absl::Status s =
+            WriteNewFile(flags.token_out, response.token() + "\n", 0600);
+        !s.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("changed, but --token-out ", flags.token_out, ": ",
+                       s.message(), "; the token is: ", response.token()));
+    }
+  }
+  if (connection.output() == OutputFormat::kJson) {
+    nlohmann::ordered_json json;
+    json["party_id"] = flags.id;
+    json["revoked"] = response.revoked();
+    json["seq"] = response.seq();
+    json["replayed"] = response.replayed();
+    json["token"] = response.token();
+    std::cout << json.dump(2) << "\n";
+  } else if (connection.output() == OutputFormat::kCsv) {
+    PrintCsvRecord({"party_id", "revoked", "seq", "replayed", "token"});
+    PrintCsvRecord({flags.id, absl::StrCat(response.revoked()),
+                    absl::StrCat(response.seq()),
+                    response.replayed() ? "true" : "false", response.token()});
+  } else {
+    std::printf("%s: %u token(s) revoked (ledger seq %llu)%s\n",
+                flags.id.c_str(), response.revoked(),
+                static_cast<unsigned long long>(response.seq()),
+                response.replayed() ? "; recorded before" : "");
+    if (!response.token().empty()) {
+      std::printf("new token: %s\n", response.token().c_str());
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status AddParty(const Connection& connection, const PartyFlags& flags) {
   absl::StatusOr<pb::Role> role = ParseRole(flags.role);
   if (!role.ok()) return role.status();
@@ -230,6 +287,31 @@ void AddAdminCommands(CLI::App& app, const ActionSink& set_action) {
       return AddParty(connection, *party_flags);
     });
   });
+
+  for (const bool revoke_only : {false, true}) {
+    auto token_flags = std::make_shared<TokenFlags>();
+    token_flags->revoke_only = revoke_only;
+    CLI::App* command =
+        revoke_only
+            ? party->add_subcommand(
+                  "revoke",
+                  "revoke every token of a party (it is locked out until "
+                  "rotate-token)")
+            : party->add_subcommand(
+                  "rotate-token",
+                  "issue a party a new token and revoke its others");
+    command->add_option("--id", token_flags->id)->required();
+    command->add_option("--reason", token_flags->reason)->required();
+    if (!revoke_only) {
+      command->add_option("--token-out", token_flags->token_out,
+                          "also write the token to this new file (mode 0600)");
+    }
+    command->callback([set_action, token_flags] {
+      set_action([token_flags](const Connection& connection) {
+        return ChangeToken(connection, *token_flags);
+      });
+    });
+  }
 }
 
 }  // namespace premium::ctl

@@ -49,6 +49,12 @@ std::string PartiesKey() { return "parties"; }
 std::string TokenKey(absl::string_view token_sha256) {
   return absl::StrCat("token/", Hex(token_sha256));
 }
+std::string RevokedTokenKey(absl::string_view token_sha256) {
+  return absl::StrCat("revoked/", Hex(token_sha256));
+}
+std::string PartyTokensKey(absl::string_view party_id) {
+  return absl::StrCat("tokens/", party_id);
+}
 std::string InvoiceKey(absl::string_view brand_id,
                        absl::string_view invoice_id) {
   return absl::StrCat("invoice/", brand_id, "/", invoice_id);
@@ -165,6 +171,20 @@ absl::Status PremiumIndexer::Derive(const pb::Entry& entry,
         entry,
         [](const pb::Reversal& m, uint64_t, DerivedKeys* k) {
           k->unique_keys = {ReversalKey(m.reversed_seq())};
+        },
+        keys);
+  }
+  if (kind == kTokenChangeKind) {
+    return DeriveWith<pb::TokenChange>(
+        entry,
+        [](const pb::TokenChange& m, uint64_t, DerivedKeys* k) {
+          if (!m.token_sha256().empty()) {
+            k->unique_keys.push_back(TokenKey(m.token_sha256()));
+          }
+          for (const std::string& revoked : m.revoked_token_sha256()) {
+            k->unique_keys.push_back(RevokedTokenKey(revoked));
+          }
+          k->lookup_keys = {PartyTokensKey(m.party_id())};
         },
         keys);
   }

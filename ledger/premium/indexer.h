@@ -15,6 +15,8 @@
 //   WorkerDispute          -                              dispute/<line seq>
 //   Reversal               reversal/<seq>                 -
 //   DiscrepancyResolution  -                              -
+//   TokenChange            token/<new sha256 hex>,        tokens/<party>
+//                          revoked/<sha256 hex> each
 // clang-format on
 #ifndef PREMIUM_LEDGER_PREMIUM_INDEXER_H_
 #define PREMIUM_LEDGER_PREMIUM_INDEXER_H_
@@ -37,6 +39,7 @@ inline constexpr char kSuspensionKind[] = "wsr.premium.v1.Suspension";
 inline constexpr char kReinstatementKind[] = "wsr.premium.v1.Reinstatement";
 inline constexpr char kWorkerDisputeKind[] = "wsr.premium.v1.WorkerDispute";
 inline constexpr char kReversalKind[] = "wsr.premium.v1.Reversal";
+inline constexpr char kTokenChangeKind[] = "wsr.premium.v1.TokenChange";
 inline constexpr char kDiscrepancyResolutionKind[] =
     "wsr.premium.v1.DiscrepancyResolution";
 
@@ -46,6 +49,10 @@ std::string ProgramsKey();
 std::string PartyKey(absl::string_view party_id);
 std::string PartiesKey();
 std::string TokenKey(absl::string_view token_sha256);
+// Held by the TokenChange that revoked a token: a token is revoked once.
+std::string RevokedTokenKey(absl::string_view token_sha256);
+// Every TokenChange of a party.
+std::string PartyTokensKey(absl::string_view party_id);
 std::string InvoiceKey(absl::string_view brand_id,
                        absl::string_view invoice_id);
 std::string PaymentKey(absl::string_view brand_id,

@@ -225,6 +225,27 @@ TEST(PremiumIndexerTest, DiscrepancyResolution) {
   EXPECT_THAT(keys->lookup_keys, IsEmpty());
 }
 
+TEST(PremiumIndexerTest, TokenChange) {
+  pb::TokenChange change;
+  change.set_party_id("acme");
+  change.set_role(pb::BRAND);
+  change.set_token_sha256(std::string(32, '\x01'));
+  change.add_revoked_token_sha256(std::string(32, '\x02'));
+  change.set_reason("laptop stolen");
+  absl::StatusOr<DerivedKeys> keys =
+      Derive(MakeEntry(kTokenChangeKind, change));
+  ASSERT_THAT(keys, IsOk());
+  // The new token is unique like any other; a token is revoked only once.
+  EXPECT_THAT(
+      keys->unique_keys,
+      ElementsAre(
+          "token/"
+          "0101010101010101010101010101010101010101010101010101010101010101",
+          "revoked/"
+          "0202020202020202020202020202020202020202020202020202020202020202"));
+  EXPECT_THAT(keys->lookup_keys, ElementsAre("tokens/acme"));
+}
+
 TEST(PremiumIndexerTest, ReversalOfTheLargestSeq) {
   pb::Reversal reversal;
   reversal.set_reversed_seq(std::numeric_limits<uint64_t>::max());
