@@ -66,6 +66,20 @@ absl::StatusOr<SignedCheckpoint> FromProto(const pb::Checkpoint& checkpoint) {
   return out;
 }
 
+// The ledger's answer as this front's users should see it: a refused
+// service token is the front's misconfiguration, not the user's lack of
+// permission, so it is reported as such.
+absl::Status LedgerStatus(const grpc::Status& status) {
+  const absl::Status s = FromGrpcStatus(status);
+  if (absl::IsPermissionDenied(s) || absl::IsUnauthenticated(s)) {
+    return absl::InternalError(
+        absl::StrCat("the ledger refused this front service's token (check "
+                     "--ledger-token-file): ",
+                     s.message()));
+  }
+  return s;
+}
+
 // Entries per message of a streamed append (a few MiB at most).
 constexpr size_t kStreamedBatchEntries = 10'000;
 constexpr absl::Duration kStreamedAppendTimeout = absl::Minutes(30);
@@ -90,7 +104,7 @@ class RemoteLedgerClient final : public LedgerClient {
     pb::AppendResponse response;
     auto context = NewContext();
     if (absl::Status s =
-            FromGrpcStatus(stub_->Append(context.get(), message, &response));
+            LedgerStatus(stub_->Append(context.get(), message, &response));
         !s.ok()) {
       return s;
     }
@@ -138,7 +152,7 @@ class RemoteLedgerClient final : public LedgerClient {
     writer->WritesDone();
     const grpc::Status status = writer->Finish();
     if (!source_status.ok()) return source_status;
-    if (absl::Status s = FromGrpcStatus(status); !s.ok()) return s;
+    if (absl::Status s = LedgerStatus(status); !s.ok()) return s;
     const pb::AppendReceipt& receipt = response.receipt();
     return AppendReceipt{receipt.first_seq(), receipt.entry_count(),
                          receipt.tree_size(), receipt.append_time_micros(),
@@ -154,8 +168,8 @@ class RemoteLedgerClient final : public LedgerClient {
         static_cast<uint32_t>(std::min<size_t>(max_entries, UINT32_MAX)));
     pb::ReadEntriesResponse response;
     auto context = NewContext();
-    if (absl::Status s = FromGrpcStatus(
-            stub_->ReadEntries(context.get(), request, &response));
+    if (absl::Status s =
+            LedgerStatus(stub_->ReadEntries(context.get(), request, &response));
         !s.ok()) {
       return s;
     }
@@ -218,7 +232,7 @@ class RemoteLedgerClient final : public LedgerClient {
     request.set_tree_size(tree_size);
     pb::GetInclusionProofResponse response;
     auto context = NewContext();
-    if (absl::Status s = FromGrpcStatus(
+    if (absl::Status s = LedgerStatus(
             stub_->GetInclusionProof(context.get(), request, &response));
         !s.ok()) {
       return s;
@@ -238,7 +252,7 @@ class RemoteLedgerClient final : public LedgerClient {
     pb::GetCheckpointRequest request;
     pb::GetCheckpointResponse response;
     auto context = NewContext();
-    if (absl::Status s = FromGrpcStatus(
+    if (absl::Status s = LedgerStatus(
             stub_->GetCheckpoint(context.get(), request, &response));
         !s.ok()) {
       return s;
@@ -258,8 +272,8 @@ class RemoteLedgerClient final : public LedgerClient {
       const pb::FindEntriesRequest& request) {
     pb::FindEntriesResponse response;
     auto context = NewContext();
-    if (absl::Status s = FromGrpcStatus(
-            stub_->FindEntries(context.get(), request, &response));
+    if (absl::Status s =
+            LedgerStatus(stub_->FindEntries(context.get(), request, &response));
         !s.ok()) {
       return s;
     }
@@ -271,7 +285,7 @@ class RemoteLedgerClient final : public LedgerClient {
       const pb::GetCheckpointRequest& request) {
     pb::GetCheckpointResponse response;
     auto context = NewContext();
-    if (absl::Status s = FromGrpcStatus(
+    if (absl::Status s = LedgerStatus(
             stub_->GetCheckpoint(context.get(), request, &response));
         !s.ok()) {
       return s;

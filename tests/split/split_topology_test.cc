@@ -48,7 +48,6 @@
 #include "wsr/premium/v1/entry.pb.h"
 #include "wsr/premium/v1/ledger.grpc.pb.h"
 
-
 namespace premium {
 namespace {
 
@@ -545,7 +544,8 @@ TEST_F(SplitTopologyTest, FrontWithAnotherLedgerTokenFailsEveryCall) {
                                      secret_file_, &other_front_));
 
   // The same calls that work through the right front, with the same
-  // credentials: each fails with the ledger's refusal, nothing is appended.
+  // credentials: each fails, nothing is appended, and the error says it is
+  // the front's ledger token (INTERNAL), not the user's permission.
   const std::string& code = codes[0][4];
   const std::vector<std::pair<std::string, std::vector<std::string>>> calls = {
       {admin_token_,
@@ -564,7 +564,8 @@ TEST_F(SplitTopologyTest, FrontWithAnotherLedgerTokenFailsEveryCall) {
   for (const auto& [token, args] : calls) {
     SCOPED_TRACE(absl::StrJoin(args, " "));
     const CommandResult result = Ctl(other_front_, token, args);
-    ExpectFailsWithOneLine(result, "PERMISSION_DENIED");
+    ExpectFailsWithOneLine(result, "INTERNAL");
+    EXPECT_THAT(result.err, HasSubstr("--ledger-token-file"));
     EXPECT_LT(result.elapsed, kFailFastMax);
   }
   EXPECT_EQ(LedgerTreeSize(), tree_size);
