@@ -1,5 +1,8 @@
 #include "services/rate_limiter.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 
 namespace premium {
@@ -27,24 +30,46 @@ void FailureLimiter::RecordFailure(absl::string_view source) {
   absl::MutexLock lock(&mu_);
   auto it = windows_.find(source);
   if (it == windows_.end()) {
-    if (windows_.size() >= options_.sources_max) DropExpired(now);
-    // Still full: many sources failing at once. Keep the limit for the ones
-    // tracked rather than grow without bound; codes have 80 bits, so the
-    // untracked sources still cannot guess one.
-    if (windows_.size() >= options_.sources_max) return;
-    it = windows_.emplace(std::string(source), Window{now, 0}).first;
+    if (windows_.size() >= options_.sources_max) DropOldest(now, false);
+    if (windows_.size() >= options_.sources_max) DropOldest(now, true);
+    StartWindow(std::string(source), now);
+    it = windows_.find(source);
+  } else if (now - it->second.start >= options_.window) {
+    StartWindow(it->first, now);
   }
-  if (now - it->second.start >= options_.window) it->second = Window{now, 0};
   it->second.failures += 1;
 }
 
-void FailureLimiter::DropExpired(absl::Time now) {
-  for (auto it = windows_.begin(); it != windows_.end();) {
-    if (now - it->second.start >= options_.window) {
-      windows_.erase(it++);
-    } else {
-      ++it;
+void FailureLimiter::StartWindow(const std::string& source, absl::Time now) {
+  windows_[source] = Window{now, 0};
+  starts_.emplace_back(source, now);
+  // Restarted windows leave stale elements behind: keep the queue within a
+  // constant factor of the table by rebuilding it now and then.
+  if (starts_.size() > 2 * options_.sources_max + 16) {
+    std::vector<std::pair<std::string, absl::Time>> live;
+    live.reserve(windows_.size());
+    for (const auto& [name, window] : windows_) {
+      live.emplace_back(name, window.start);
     }
+    std::sort(live.begin(), live.end(),
+              [](const auto& a, const auto& b) { return a.second < b.second; });
+    starts_.assign(live.begin(), live.end());
+  }
+}
+
+void FailureLimiter::DropOldest(absl::Time now, bool make_room) {
+  while (!starts_.empty()) {
+    const auto& [source, start] = starts_.front();
+    const auto it = windows_.find(source);
+    if (it == windows_.end() || it->second.start != start) {
+      starts_.pop_front();  // stale
+      continue;
+    }
+    const bool expired = now - start >= options_.window;
+    if (!expired && !make_room) return;
+    windows_.erase(it);
+    starts_.pop_front();
+    if (!expired) return;  // room made for one
   }
 }
 

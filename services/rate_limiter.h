@@ -4,8 +4,10 @@
 #ifndef PREMIUM_SERVICES_RATE_LIMITER_H_
 #define PREMIUM_SERVICES_RATE_LIMITER_H_
 
+#include <deque>
 #include <functional>
 #include <string>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -19,7 +21,10 @@ namespace premium {
 struct FailureLimitOptions {
   int failures_per_window = 10;
   absl::Duration window = absl::Minutes(1);
-  // Sources tracked at most; expired ones are dropped first when full.
+  // Sources tracked at most. When full, expired windows go first, then the
+  // oldest live one: a new source is always limited (an attacker with more
+  // addresses than this gains back at most failures_per_window guesses for
+  // each address pushed out, never an unlimited one).
   size_t sources_max = 100'000;
   std::function<absl::Time()> clock = [] { return absl::Now(); };
 };
@@ -38,11 +43,19 @@ class FailureLimiter {
     absl::Time start;
     int failures = 0;
   };
-  void DropExpired(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops expired windows from the oldest on, and, with `make_room`, the
+  // oldest live one too when the table is still full. Amortized O(1).
+  void DropOldest(absl::Time now, bool make_room)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void StartWindow(const std::string& source, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const FailureLimitOptions options_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, Window> windows_ ABSL_GUARDED_BY(mu_);
+  // Windows in the order they started; an element whose window has since
+  // restarted or gone is stale and skipped.
+  std::deque<std::pair<std::string, absl::Time>> starts_ ABSL_GUARDED_BY(mu_);
 };
 
 // The address part of a gRPC peer string ("ipv4:10.0.0.7:5123" ->
