@@ -59,6 +59,11 @@ struct ServeFlags {
   std::string tls_cert;
   std::string tls_key;
   std::string tls_client_ca;
+  // The front's channel to the ledger process: TLS when ledger_tls_ca is
+  // set, with a client certificate when the ledger asks for one.
+  std::string ledger_tls_ca;
+  std::string ledger_tls_cert;
+  std::string ledger_tls_key;
 };
 
 // The token front services present to the ledger: made on first start.
@@ -134,6 +139,37 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
         GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }
   return grpc::SslServerCredentials(options);
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>>
+LedgerChannelCredentials(const ServeFlags& flags) {
+  if (flags.ledger_tls_ca.empty()) {
+    if (!flags.ledger_tls_cert.empty() || !flags.ledger_tls_key.empty()) {
+      return absl::InvalidArgumentError(
+          "--ledger-tls-cert and --ledger-tls-key need --ledger-tls-ca");
+    }
+    return grpc::InsecureChannelCredentials();
+  }
+  if (flags.ledger_tls_cert.empty() != flags.ledger_tls_key.empty()) {
+    return absl::InvalidArgumentError(
+        "--ledger-tls-cert and --ledger-tls-key go together");
+  }
+  grpc::SslCredentialsOptions options;
+  absl::StatusOr<std::string> ca =
+      ReadSmallFile(flags.ledger_tls_ca, kPemFileBytesMax);
+  if (!ca.ok()) return ca.status();
+  options.pem_root_certs = *ca;
+  if (!flags.ledger_tls_cert.empty()) {
+    absl::StatusOr<std::string> cert =
+        ReadSmallFile(flags.ledger_tls_cert, kPemFileBytesMax);
+    if (!cert.ok()) return cert.status();
+    absl::StatusOr<std::string> key =
+        ReadSmallFile(flags.ledger_tls_key, kPemFileBytesMax);
+    if (!key.ok()) return key.status();
+    options.pem_cert_chain = *cert;
+    options.pem_private_key = *key;
+  }
+  return grpc::SslCredentials(options);
 }
 
 // Blocks SIGINT and SIGTERM in this thread and every thread it starts, so
@@ -305,8 +341,11 @@ int ServeFront(const ServeFlags& flags, const sigset_t& stop_signals) {
       ServerSecret::Load(flags.secret_file);
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       ServerCredentials(flags);
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ledger_credentials =
+      LedgerChannelCredentials(flags);
   for (const absl::Status& s :
-       {token.status(), secret.status(), credentials.status()}) {
+       {token.status(), secret.status(), credentials.status(),
+        ledger_credentials.status()}) {
     if (!s.ok()) {
       spdlog::error("{}", s.ToString());
       return 1;
@@ -316,8 +355,8 @@ int ServeFront(const ServeFlags& flags, const sigset_t& stop_signals) {
   arguments.SetMaxSendMessageSize(kMessageBytesMax);
   arguments.SetMaxReceiveMessageSize(kMessageBytesMax);
   const std::unique_ptr<LedgerClient> ledger_client = NewRemoteLedgerClient(
-      grpc::CreateCustomChannel(flags.ledger_addr,
-                                grpc::InsecureChannelCredentials(), arguments),
+      grpc::CreateCustomChannel(flags.ledger_addr, *ledger_credentials,
+                                arguments),
       *token);
   FrontServices front(ledger_client.get(), secret->get());
   std::vector<grpc::Service*> services;
@@ -406,6 +445,13 @@ int main(int argc, char** argv) {
                  "with --ledger-addr: the ledger's ledger.token");
   app.add_option("--secret-file", serve.secret_file,
                  "with --ledger-addr: the ledger's server.secret");
+  app.add_option("--ledger-tls-ca", serve.ledger_tls_ca,
+                 "with --ledger-addr: reach the ledger over TLS, trusting "
+                 "this CA (PEM)");
+  app.add_option("--ledger-tls-cert", serve.ledger_tls_cert,
+                 "with --ledger-tls-ca: client certificate for the ledger");
+  app.add_option("--ledger-tls-key", serve.ledger_tls_key,
+                 "with --ledger-tls-ca: its private key");
 
   std::string verify_dir;
   CLI::App* verify =

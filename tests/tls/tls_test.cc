@@ -43,7 +43,6 @@
 #include "ledger/testing/ledger_testing.h"
 #include "nlohmann/json.hpp"
 
-
 namespace premium {
 namespace {
 
@@ -517,6 +516,96 @@ struct BadFlags {
   std::vector<std::string> flags;
   std::string message;  // a part of the message on standard error
 };
+
+// Starts premiumd with `args` (after the binary) and returns it with the
+// port of its first line ("premiumd: serving ... on HOST:PORT"), or a test
+// failure.
+std::unique_ptr<Child> StartPremiumd(const std::vector<std::string>& args,
+                                     int* port) {
+  std::vector<std::string> command = {PREMIUMD_PATH};
+  command.insert(command.end(), args.begin(), args.end());
+  std::unique_ptr<Child> child = Child::Start(command);
+  if (child == nullptr) {
+    ADD_FAILURE() << "cannot start premiumd";
+    return nullptr;
+  }
+  const std::optional<std::string> line =
+      child->WaitForFirstLine(kStartTimeout);
+  if (!line.has_value() || !absl::StartsWith(*line, "premiumd: serving ") ||
+      !absl::SimpleAtoi(line->substr(line->rfind(':') + 1), port)) {
+    ADD_FAILURE() << "premiumd did not start: " << line.value_or("")
+                  << "; stderr: " << child->err();
+    return nullptr;
+  }
+  return child;
+}
+
+// The split deployment over TLS: the ledger process requires client
+// certificates; a front presenting one signed by the CA reaches it, a front
+// without one cannot, and the ledger flags are checked at start.
+TEST_F(TlsTest, FrontReachesATlsLedgerWithItsClientCertificate) {
+  int ledger_port = 0;
+  std::unique_ptr<Child> ledger =
+      StartPremiumd({"--data-dir", data_dir_, "--ledger-only", "--listen",
+                     "127.0.0.1:0", "--tls-cert", pki_.server_cert, "--tls-key",
+                     pki_.server_key, "--tls-client-ca", pki_.ca},
+                    &ledger_port);
+  ASSERT_NE(ledger, nullptr);
+  const std::vector<std::string> front_args = {
+      "--ledger-addr",
+      absl::StrCat("127.0.0.1:", ledger_port),
+      "--ledger-token-file",
+      data_dir_ + "/ledger.token",
+      "--secret-file",
+      data_dir_ + "/server.secret",
+      "--listen",
+      "127.0.0.1:0",
+      "--ledger-tls-ca",
+      pki_.ca};
+  std::vector<std::string> with_cert = front_args;
+  with_cert.insert(with_cert.end(), {"--ledger-tls-cert", pki_.client_cert,
+                                     "--ledger-tls-key", pki_.client_key});
+  std::unique_ptr<Child> front = StartPremiumd(with_cert, &port_);
+  ASSERT_NE(front, nullptr);
+  const CommandResult added = AddProgram({}, "ffp");
+  EXPECT_EQ(added.exit_code, 0) << added.err;
+  EXPECT_THAT(added.out, HasSubstr("ffp"));
+  front->Signal(SIGTERM);
+
+  // Without a client certificate the ledger refuses the connection.
+  std::unique_ptr<Child> no_cert = StartPremiumd(front_args, &port_);
+  ASSERT_NE(no_cert, nullptr);
+  ExpectCtlFailure(AddProgram({}, "other"));
+  no_cert->Signal(SIGTERM);
+
+  // Flags that cannot work are refused before serving.
+  const std::vector<BadFlags> cases = {
+      {{"--ledger-tls-cert", pki_.client_cert, "--ledger-tls-key",
+        pki_.client_key},
+       "need --ledger-tls-ca"},
+      {{"--ledger-tls-ca", pki_.ca, "--ledger-tls-cert", pki_.client_cert},
+       "--ledger-tls-cert and --ledger-tls-key go together"},
+      {{"--ledger-tls-ca", dir_.Sub("missing.pem")}, "missing.pem"},
+  };
+  for (const BadFlags& bad : cases) {
+    SCOPED_TRACE(absl::StrJoin(bad.flags, " "));
+    std::vector<std::string> args = {PREMIUMD_PATH,
+                                     "--ledger-addr",
+                                     absl::StrCat("127.0.0.1:", ledger_port),
+                                     "--ledger-token-file",
+                                     data_dir_ + "/ledger.token",
+                                     "--secret-file",
+                                     data_dir_ + "/server.secret",
+                                     "--listen",
+                                     "127.0.0.1:0"};
+    args.insert(args.end(), bad.flags.begin(), bad.flags.end());
+    const CommandResult result = RunCommand(args);
+    EXPECT_NE(result.exit_code, 0) << result.err;
+    EXPECT_THAT(result.out, Not(HasSubstr("serving")));
+    EXPECT_THAT(result.err, HasSubstr(bad.message));
+  }
+  ledger->Signal(SIGTERM);
+}
 
 // Incomplete or unusable TLS flags are refused at start, with a message, and
 // premiumd never serves (in plaintext or otherwise) instead.
