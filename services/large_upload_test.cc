@@ -30,7 +30,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -77,6 +76,8 @@ using ::premium::testing::TempDir;
 using ::premium::testing::WriteFileOrDie;
 using ::testing::AllOf;
 using ::testing::AnyOf;
+using ::testing::Contains;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
@@ -680,10 +681,9 @@ TEST_F(LargeUploadTest, LargePayrollIsStreamedAndItsCodesArePaged) {
   // The default page: 10,000 codes, in file order, every line once.
   const CodesWalk walk = WalkCodes(first_seq);
   ASSERT_THAT(walk.status, GrpcOk());
-  EXPECT_THAT(
-      walk.page_sizes,
-      ::testing::ElementsAre(kDefaultPage, kDefaultPage, kDefaultPage,
-                             kDefaultPage, kDefaultPage, kDefaultPage, 1));
+  EXPECT_THAT(walk.page_sizes,
+              ElementsAre(kDefaultPage, kDefaultPage, kDefaultPage,
+                          kDefaultPage, kDefaultPage, kDefaultPage, 1));
   ASSERT_NO_FATAL_FAILURE(ExpectCodesOfTheFile(walk.codes, first_seq));
   ASSERT_NO_FATAL_FAILURE(ExpectCodesAreTheLedgers(walk.codes));
 
@@ -691,15 +691,14 @@ TEST_F(LargeUploadTest, LargePayrollIsStreamedAndItsCodesArePaged) {
   // names the next, and the pages are the same codes.
   const CodesWalk by_7000 = WalkCodes(first_seq, 7000);
   ASSERT_THAT(by_7000.status, GrpcOk());
-  EXPECT_THAT(by_7000.page_sizes,
-              ::testing::ElementsAre(7000, 7000, 7000, 7000, 7000, 7000, 7000,
-                                     7000, 4001));
+  EXPECT_THAT(by_7000.page_sizes, ElementsAre(7000, 7000, 7000, 7000, 7000,
+                                              7000, 7000, 7000, 4001));
   ASSERT_EQ(by_7000.tokens.size(), 9u);
   EXPECT_EQ(by_7000.tokens.back(), "");
   const std::set<std::string> distinct_tokens(by_7000.tokens.begin(),
                                               by_7000.tokens.end() - 1);
   EXPECT_EQ(distinct_tokens.size(), 8u);
-  EXPECT_THAT(distinct_tokens, Not(::testing::Contains("")));
+  EXPECT_THAT(distinct_tokens, Not(Contains("")));
   EXPECT_EQ(CodeStrings(by_7000.codes), CodeStrings(walk.codes));
   // The codes themselves: seqs and lines too.
   for (size_t i = 0; i < by_7000.codes.size() && i < walk.codes.size(); ++i) {

@@ -174,7 +174,7 @@ class SpoolSource final : public EntrySource {
       lines->push_back(pending_lines_[taken_ + i]);
     }
     taken_ += count;
-    if (*before_append_ && !batch->empty()) {
+    if (before_append_ != nullptr && *before_append_ && !batch->empty()) {
       if (absl::Status s = (*before_append_)(idempotency_key_, given_, batch);
           !s.ok()) {
         return s;
