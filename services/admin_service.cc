@@ -402,6 +402,14 @@ grpc::Status AdminServiceImpl::ChangePartyToken(
   std::string token;
   pb::TokenChange change;
   if (retried.has_value()) {
+    // Only the same request is a retry: the same key for another change is
+    // refused, as the ledger refuses it.
+    if (retried->reason() != request->reason() ||
+        retried->token_sha256().empty() != request->revoke_only()) {
+      return ToGrpcStatus(absl::AlreadyExistsError(
+          absl::StrCat("request_id \"", request->request_id(),
+                       "\" was already used for another token change")));
+    }
     change = *std::move(retried);
   } else {
     change.set_party_id(request->party_id());

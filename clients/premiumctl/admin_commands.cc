@@ -13,6 +13,7 @@
 #include "ledger/merkle/hasher.h"
 #include "ledger/util/files.h"
 #include "nlohmann/json.hpp"
+#include "services/credentials.h"
 #include "services/grpc_status.h"
 #include "wsr/premium/v1/admin.grpc.pb.h"
 
@@ -134,8 +135,13 @@ absl::Status ChangeToken(const Connection& connection,
   request.set_party_id(flags.id);
   request.set_reason(flags.reason);
   request.set_revoke_only(flags.revoke_only);
-  request.set_request_id(RequestIdFor(
-      flags.revoke_only ? "party-revoke" : "party-rotate", request));
+  // A fresh request id each time: typing the command again must change the
+  // tokens again (a token leaked twice is revoked twice), not replay the
+  // first change as other commands do.
+  absl::StatusOr<std::string> request_id = GenerateToken(
+      flags.revoke_only ? "cli-party-revoke-" : "cli-party-rotate-");
+  if (!request_id.ok()) return request_id.status();
+  request.set_request_id(*request_id);
   auto stub = pb::AdminService::NewStub(connection.channel());
   pb::ChangePartyTokenResponse response;
   if (absl::Status s = FromGrpcStatus(stub->ChangePartyToken(
