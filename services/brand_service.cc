@@ -129,34 +129,35 @@ grpc::Status BrandServiceImpl::ListPurchases(
       ParsePageToken(request->page_token());
   if (!after.ok()) return ToGrpcStatus(after.status());
   CurrencyCache currencies(ledger_);
-  absl::StatusOr<std::string> next =
-      WalkPage(*ledger_, BrandKey(brand->party_id), *after, *page_size,
-               [&](const StoredEntry& stored) -> absl::StatusOr<bool> {
-                 pb::PurchaseReport purchase;
-                 if (stored.entry.kind() != kPurchaseReportKind) return false;
-                 if (!purchase.ParseFromString(stored.entry.payload())) {
-                   return absl::DataLossError(absl::StrCat(
-                       "entry ", stored.entry.seq(), " does not parse"));
-                 }
-                 absl::StatusOr<std::string> currency =
-                     currencies.Of(purchase.program_id());
-                 if (!currency.ok()) return currency.status();
-                 pb::Purchase* out = response->add_purchases();
-                 out->set_seq(stored.entry.seq());
-                 out->set_brand_id(purchase.brand_id());
-                 out->set_invoice_id(purchase.invoice_id());
-                 out->set_supplier_id(purchase.supplier_id());
-                 out->set_program_id(purchase.program_id());
-                 out->set_purchase_date(purchase.purchase_date());
-                 out->set_quantity(FormatMicros(purchase.quantity_micros(), 0));
-                 out->set_unit(purchase.unit());
-                 // Premium is exact to the micro-unit: shown whole.
-                 out->set_premium(FormatMicros(purchase.premium_micros(), 2));
-                 out->set_worker_premium(
-                     FormatMicros(purchase.worker_premium_micros(), 2));
-                 out->set_currency(*currency);
-                 return true;
-               });
+  absl::StatusOr<std::string> next = WalkPage(
+      *ledger_, BrandKey(brand->party_id), *after, *page_size,
+      [&](const StoredEntry& stored) -> absl::StatusOr<bool> {
+        pb::PurchaseReport purchase;
+        if (stored.entry.kind() != kPurchaseReportKind) return false;
+        if (!purchase.ParseFromString(stored.entry.payload())) {
+          return absl::DataLossError(
+              absl::StrCat("entry ", stored.entry.seq(), " does not parse"));
+        }
+        absl::StatusOr<std::string> currency =
+            currencies.Of(purchase.program_id());
+        if (!currency.ok()) return currency.status();
+        pb::Purchase* out = response->add_purchases();
+        out->set_seq(stored.entry.seq());
+        out->set_brand_id(purchase.brand_id());
+        out->set_invoice_id(purchase.invoice_id());
+        out->set_supplier_id(purchase.supplier_id());
+        out->set_program_id(purchase.program_id());
+        out->set_purchase_date(purchase.purchase_date());
+        out->set_quantity(FormatMicros(purchase.quantity_micros(), 0));
+        out->set_unit(purchase.unit());
+        // Premium is exact to the micro-unit: shown whole, with at
+        // least the currency's minor digits.
+        out->set_premium(AmountText(purchase.premium_micros(), *currency));
+        out->set_worker_premium(
+            AmountText(purchase.worker_premium_micros(), *currency));
+        out->set_currency(*currency);
+        return true;
+      });
   if (!next.ok()) return ToGrpcStatus(next.status());
   response->set_next_page_token(*next);
   return grpc::Status::OK;

@@ -44,11 +44,6 @@ absl::Status ListAll(const Connection& connection,
   const OutputFormat output = connection.output();
   std::vector<std::vector<std::string>> table;
   size_t count = 0;
-  if (output == OutputFormat::kCsv) PrintCsvRecord(listing.columns);
-  // JSON is written as it arrives: a listing can be a million records.
-  if (output == OutputFormat::kJson) {
-    std::printf("{\"%s\": [", listing.json_key.c_str());
-  }
   for (int page = 0;; ++page) {
     if (page == kPagesMax) {
       return absl::ResourceExhaustedError(
@@ -58,7 +53,17 @@ absl::Status ListAll(const Connection& connection,
     if (absl::Status s = FromGrpcStatus(
             listing.call(connection.NewContext().get(), request, &response));
         !s.ok()) {
+      // A later page failing leaves a partial listing on standard output;
+      // the exit status says so. A first page failing prints nothing.
       return s;
+    }
+    // JSON and CSV are written as they arrive (a listing can be a million
+    // records), once the first page has come back.
+    if (page == 0 && output == OutputFormat::kCsv) {
+      PrintCsvRecord(listing.columns);
+    }
+    if (page == 0 && output == OutputFormat::kJson) {
+      std::printf("{\"%s\": [", listing.json_key.c_str());
     }
     for (std::vector<std::string>& row : listing.rows(response)) {
       if (output == OutputFormat::kCsv) {
