@@ -251,6 +251,7 @@ absl::Status AdminServiceImpl::FillProgram(absl::string_view program_id,
 grpc::Status AdminServiceImpl::AddProgramVersion(
     grpc::ServerContext* context, const pb::AddProgramVersionRequest* request,
     pb::Program* response) {
+  const ScopedCallDeadline deadline(*context);
   absl::StatusOr<Principal> admin = AuthenticateAdmin(*context);
   if (!admin.ok()) return ToGrpcStatus(admin.status());
   if (absl::Status s = ValidateRequestId(request->request_id()); !s.ok()) {
@@ -299,6 +300,7 @@ grpc::Status AdminServiceImpl::AddProgramVersion(
 grpc::Status AdminServiceImpl::GetProgram(grpc::ServerContext* context,
                                           const pb::GetProgramRequest* request,
                                           pb::Program* response) {
+  const ScopedCallDeadline deadline(*context);
   // Programs are public terms: every authenticated party may read them.
   absl::StatusOr<Principal> caller = authenticator_->Authenticate(*context);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
@@ -312,6 +314,7 @@ grpc::Status AdminServiceImpl::GetProgram(grpc::ServerContext* context,
 grpc::Status AdminServiceImpl::ListPrograms(
     grpc::ServerContext* context, const pb::ListProgramsRequest* request,
     pb::ListProgramsResponse* response) {
+  const ScopedCallDeadline deadline(*context);
   absl::StatusOr<Principal> caller = authenticator_->Authenticate(*context);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::StatusOr<int> page_size = PageSize(request->page_size());
@@ -348,6 +351,7 @@ grpc::Status AdminServiceImpl::ListPrograms(
 grpc::Status AdminServiceImpl::ChangePartyToken(
     grpc::ServerContext* context, const pb::ChangePartyTokenRequest* request,
     pb::ChangePartyTokenResponse* response) {
+  const ScopedCallDeadline deadline(*context);
   absl::StatusOr<Principal> admin = AuthenticateAdmin(*context);
   if (!admin.ok()) return ToGrpcStatus(admin.status());
   if (absl::Status s = ValidateRequestId(request->request_id()); !s.ok()) {
@@ -454,6 +458,7 @@ grpc::Status AdminServiceImpl::ChangePartyToken(
 grpc::Status AdminServiceImpl::RegisterParty(
     grpc::ServerContext* context, const pb::RegisterPartyRequest* request,
     pb::RegisterPartyResponse* response) {
+  const ScopedCallDeadline deadline(*context);
   absl::StatusOr<Principal> admin = AuthenticateAdmin(*context);
   if (!admin.ok()) return ToGrpcStatus(admin.status());
   if (absl::Status s = ValidateRequestId(request->request_id()); !s.ok()) {
@@ -503,6 +508,7 @@ grpc::Status AdminServiceImpl::RegisterParty(
 grpc::Status AdminServiceImpl::ListParties(
     grpc::ServerContext* context, const pb::ListPartiesRequest* request,
     pb::ListPartiesResponse* response) {
+  const ScopedCallDeadline deadline(*context);
   absl::StatusOr<Principal> caller = authenticator_->Authenticate(*context);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (absl::Status s =

@@ -185,6 +185,7 @@ absl::StatusOr<absl::CivilDay> AuditServiceImpl::AsOf(
 grpc::Status AuditServiceImpl::Reconcile(grpc::ServerContext* context,
                                          const pb::ReconcileRequest* request,
                                          pb::ReconcileResponse* response) {
+  const ScopedCallDeadline deadline(*context);
   absl::StatusOr<Principal> caller = authenticator_->Authenticate(*context);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (absl::Status s =
@@ -253,6 +254,7 @@ grpc::Status AuditServiceImpl::Reconcile(grpc::ServerContext* context,
 grpc::Status AuditServiceImpl::Summarize(grpc::ServerContext* context,
                                          const pb::SummarizeRequest* request,
                                          pb::SummarizeResponse* response) {
+  const ScopedCallDeadline deadline(*context);
   absl::StatusOr<Principal> caller = authenticator_->Authenticate(*context);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (absl::Status s =
@@ -296,6 +298,7 @@ grpc::Status AuditServiceImpl::Summarize(grpc::ServerContext* context,
 grpc::Status AuditServiceImpl::ResolveDiscrepancy(
     grpc::ServerContext* context, const pb::ResolveDiscrepancyRequest* request,
     pb::ResolveDiscrepancyResponse* response) {
+  const ScopedCallDeadline deadline(*context);
   absl::StatusOr<Principal> auditor = authenticator_->Authenticate(*context);
   if (!auditor.ok()) return ToGrpcStatus(auditor.status());
   if (absl::Status s = Authenticator::Require(*auditor, {pb::AUDITOR});
@@ -462,6 +465,7 @@ absl::Status AuditServiceImpl::ChangeStanding(
 grpc::Status AuditServiceImpl::SuspendSupplier(
     grpc::ServerContext* context, const pb::SuspendSupplierRequest* request,
     pb::StandingChange* response) {
+  const ScopedCallDeadline deadline(*context);
   absl::StatusOr<Principal> auditor = authenticator_->Authenticate(*context);
   if (!auditor.ok()) return ToGrpcStatus(auditor.status());
   if (absl::Status s = Authenticator::Require(*auditor, {pb::AUDITOR});
@@ -499,6 +503,7 @@ grpc::Status AuditServiceImpl::SuspendSupplier(
 grpc::Status AuditServiceImpl::ReinstateSupplier(
     grpc::ServerContext* context, const pb::ReinstateSupplierRequest* request,
     pb::StandingChange* response) {
+  const ScopedCallDeadline deadline(*context);
   absl::StatusOr<Principal> auditor = authenticator_->Authenticate(*context);
   if (!auditor.ok()) return ToGrpcStatus(auditor.status());
   if (absl::Status s = Authenticator::Require(*auditor, {pb::AUDITOR});

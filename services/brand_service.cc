@@ -72,6 +72,7 @@ BrandServiceImpl::BrandServiceImpl(LedgerClient* ledger,
 grpc::Status BrandServiceImpl::GetSupplierStanding(
     grpc::ServerContext* context, const pb::GetSupplierStandingRequest* request,
     pb::SupplierStanding* response) {
+  const ScopedCallDeadline deadline(*context);
   absl::StatusOr<Principal> caller = authenticator_->Authenticate(*context);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (caller->role == pb::SUPPLIER &&
@@ -118,6 +119,7 @@ grpc::Status BrandServiceImpl::GetSupplierStanding(
 grpc::Status BrandServiceImpl::ListPurchases(
     grpc::ServerContext* context, const pb::ListOwnRecordsRequest* request,
     pb::ListPurchasesResponse* response) {
+  const ScopedCallDeadline deadline(*context);
   absl::StatusOr<Principal> brand = authenticator_->Authenticate(*context);
   if (!brand.ok()) return ToGrpcStatus(brand.status());
   if (absl::Status s = Authenticator::Require(*brand, {pb::BRAND}); !s.ok()) {
@@ -166,6 +168,7 @@ grpc::Status BrandServiceImpl::ListPurchases(
 grpc::Status BrandServiceImpl::ListPayments(
     grpc::ServerContext* context, const pb::ListOwnRecordsRequest* request,
     pb::ListPaymentsResponse* response) {
+  const ScopedCallDeadline deadline(*context);
   absl::StatusOr<Principal> brand = authenticator_->Authenticate(*context);
   if (!brand.ok()) return ToGrpcStatus(brand.status());
   if (absl::Status s = Authenticator::Require(*brand, {pb::BRAND}); !s.ok()) {
@@ -204,6 +207,7 @@ absl::Status ListPaymentsUnder(LedgerClient& ledger,
 grpc::Status BrandServiceImpl::Submit(
     grpc::ServerContext* context, grpc::ServerReader<pb::UploadChunk>* reader,
     Upload::Kind kind, pb::UploadReceipt* response) {
+  const ScopedCallDeadline deadline(*context);
   absl::StatusOr<Principal> brand = authenticator_->Authenticate(*context);
   if (!brand.ok()) return ToGrpcStatus(brand.status());
   if (absl::Status s = Authenticator::Require(*brand, {pb::BRAND}); !s.ok()) {

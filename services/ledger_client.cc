@@ -8,6 +8,9 @@
 namespace premium {
 namespace {
 
+// The deadline of the call this thread serves (ScopedCallDeadline).
+thread_local absl::Time current_call_deadline = absl::InfiniteFuture();
+
 namespace pb = wsr::premium::v1;
 
 class InProcessLedgerClient final : public LedgerClient {
@@ -118,9 +121,10 @@ class RemoteLedgerClient final : public LedgerClient {
       absl::string_view actor, absl::string_view idempotency_key,
       uint64_t entry_count, EntrySource& source) override {
     auto context = NewContext();
-    // A large request takes longer than one call's usual time.
-    context->set_deadline(
-        absl::ToChronoTime(absl::Now() + kStreamedAppendTimeout));
+    // A large request takes longer than one call's usual time, but no
+    // longer than the caller waits.
+    context->set_deadline(absl::ToChronoTime(std::min(
+        absl::Now() + kStreamedAppendTimeout, ScopedCallDeadline::Current())));
     pb::AppendResponse response;
     std::unique_ptr<grpc::ClientWriter<pb::AppendStreamMessage>> writer =
         stub_->AppendStream(context.get(), &response);
@@ -263,7 +267,8 @@ class RemoteLedgerClient final : public LedgerClient {
  private:
   std::unique_ptr<grpc::ClientContext> NewContext() const {
     auto context = std::make_unique<grpc::ClientContext>();
-    context->set_deadline(absl::ToChronoTime(absl::Now() + call_timeout_));
+    context->set_deadline(absl::ToChronoTime(
+        std::min(absl::Now() + call_timeout_, ScopedCallDeadline::Current())));
     context->AddMetadata("authorization", authorization_);
     return context;
   }
@@ -320,5 +325,17 @@ absl::StatusOr<StoredEntry> ReadOneEntry(LedgerClient& client, uint64_t seq) {
   }
   return std::move(entries->front());
 }
+
+ScopedCallDeadline::ScopedCallDeadline(absl::Time deadline)
+    : previous_(current_call_deadline) {
+  current_call_deadline = std::min(previous_, deadline);
+}
+
+ScopedCallDeadline::ScopedCallDeadline(const grpc::ServerContext& context)
+    : ScopedCallDeadline(absl::FromChrono(context.deadline())) {}
+
+ScopedCallDeadline::~ScopedCallDeadline() { current_call_deadline = previous_; }
+
+absl::Time ScopedCallDeadline::Current() { return current_call_deadline; }
 
 }  // namespace premium

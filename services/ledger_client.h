@@ -59,6 +59,25 @@ std::unique_ptr<LedgerClient> NewRemoteLedgerClient(
     std::shared_ptr<grpc::Channel> channel, std::string service_token,
     absl::Duration call_timeout = absl::Seconds(30));
 
+// Passes the deadline of the call a front service is serving on to the
+// remote ledger calls it makes meanwhile, on this thread: each ends no later
+// than `deadline` (nor later than its own call_timeout). Handlers declare one
+// first thing; it restores the previous deadline when it goes.
+class ScopedCallDeadline {
+ public:
+  explicit ScopedCallDeadline(absl::Time deadline);
+  explicit ScopedCallDeadline(const grpc::ServerContext& context);
+  ~ScopedCallDeadline();
+  ScopedCallDeadline(const ScopedCallDeadline&) = delete;
+  ScopedCallDeadline& operator=(const ScopedCallDeadline&) = delete;
+
+  // The deadline in force on this thread (InfiniteFuture when none).
+  static absl::Time Current();
+
+ private:
+  const absl::Time previous_;
+};
+
 // Reads one entry through `client`: NotFound if absent.
 absl::StatusOr<StoredEntry> ReadOneEntry(LedgerClient& client, uint64_t seq);
 

@@ -30,12 +30,16 @@
 #include "ledger/merkle/proof.h"
 #include "ledger/testing/ledger_testing.h"
 #include "services/credentials.h"
+#include "services/ledger_client.h"
 #include "wsr/premium/v1/ledger.grpc.pb.h"
 
 namespace premium {
 namespace {
 
 namespace pb = wsr::premium::v1;
+using ::premium::testing::IsOk;
+using ::premium::testing::MakeRequest;
+using ::premium::testing::StatusIs;
 using ::premium::testing::TempDir;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
@@ -991,6 +995,30 @@ TEST_F(LedgerServiceTest, UnaryCallsHonourDeadlines) {
       context.get(), MakeAppend("svc:test", "late", {"x"}), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_EQ(ledger_->size(), 0u);
+}
+
+// A front service passes its caller's deadline on to the ledger calls it
+// makes (ScopedCallDeadline): a caller that has stopped waiting does not keep
+// the ledger busy for the client's own 30 s.
+TEST_F(LedgerServiceTest, RemoteClientCallsEndByTheServedCallsDeadline) {
+  std::unique_ptr<LedgerClient> client =
+      NewRemoteLedgerClient(server_->channel(), token_, absl::Seconds(30));
+  ASSERT_THAT(client->Append(MakeRequest("svc:test", "k1", {{"t.K", "x"}})),
+              IsOk());
+  {
+    const ScopedCallDeadline deadline(absl::Now() - absl::Seconds(1));
+    EXPECT_THAT(client->Append(MakeRequest("svc:test", "k2", {{"t.K", "y"}})),
+                StatusIs(absl::StatusCode::kDeadlineExceeded));
+    EXPECT_THAT(client->LatestCheckpoint(),
+                StatusIs(absl::StatusCode::kDeadlineExceeded));
+    // An inner scope cannot extend the outer deadline.
+    const ScopedCallDeadline later(absl::Now() + absl::Hours(1));
+    EXPECT_LT(ScopedCallDeadline::Current(), absl::Now());
+  }
+  // Out of the scope the client's own timeout applies again.
+  EXPECT_EQ(ScopedCallDeadline::Current(), absl::InfiniteFuture());
+  EXPECT_THAT(client->LatestCheckpoint(), IsOk());
+  EXPECT_EQ(ledger_->size(), 1u);
 }
 
 // ---------------------------------------------------------------------------

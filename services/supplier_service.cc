@@ -44,6 +44,7 @@ SupplierServiceImpl::SupplierServiceImpl(LedgerClient* ledger,
 grpc::Status SupplierServiceImpl::UploadPayroll(
     grpc::ServerContext* context, grpc::ServerReader<pb::UploadChunk>* reader,
     pb::UploadPayrollResponse* response) {
+  const ScopedCallDeadline deadline(*context);
   absl::StatusOr<Principal> supplier = authenticator_->Authenticate(*context);
   if (!supplier.ok()) return ToGrpcStatus(supplier.status());
   if (absl::Status s = Authenticator::Require(*supplier, {pb::SUPPLIER});
@@ -91,6 +92,7 @@ grpc::Status SupplierServiceImpl::UploadPayroll(
 grpc::Status SupplierServiceImpl::ListPaystubCodes(
     grpc::ServerContext* context, const pb::ListPaystubCodesRequest* request,
     pb::ListPaystubCodesResponse* response) {
+  const ScopedCallDeadline deadline(*context);
   absl::StatusOr<Principal> supplier = authenticator_->Authenticate(*context);
   if (!supplier.ok()) return ToGrpcStatus(supplier.status());
   if (absl::Status s = Authenticator::Require(*supplier, {pb::SUPPLIER});
@@ -167,6 +169,7 @@ grpc::Status SupplierServiceImpl::ListPaystubCodes(
 grpc::Status SupplierServiceImpl::ListPayrollLines(
     grpc::ServerContext* context, const pb::ListOwnRecordsRequest* request,
     pb::ListPayrollLinesResponse* response) {
+  const ScopedCallDeadline deadline(*context);
   absl::StatusOr<Principal> supplier = authenticator_->Authenticate(*context);
   if (!supplier.ok()) return ToGrpcStatus(supplier.status());
   if (absl::Status s = Authenticator::Require(*supplier, {pb::SUPPLIER});
@@ -210,6 +213,7 @@ grpc::Status SupplierServiceImpl::ListPayrollLines(
 grpc::Status SupplierServiceImpl::ListPaymentsReceived(
     grpc::ServerContext* context, const pb::ListOwnRecordsRequest* request,
     pb::ListPaymentsResponse* response) {
+  const ScopedCallDeadline deadline(*context);
   absl::StatusOr<Principal> supplier = authenticator_->Authenticate(*context);
   if (!supplier.ok()) return ToGrpcStatus(supplier.status());
   if (absl::Status s = Authenticator::Require(*supplier, {pb::SUPPLIER});

@@ -75,6 +75,7 @@ absl::StatusOr<WorkerServiceImpl::CodeLine> WorkerServiceImpl::FindLine(
 grpc::Status WorkerServiceImpl::LookupCode(grpc::ServerContext* context,
                                            const pb::LookupCodeRequest* request,
                                            pb::WorkerLookup* response) {
+  const ScopedCallDeadline deadline(*context);
   absl::StatusOr<CodeLine> found = FindLine(*context, request->code());
   if (!found.ok()) return ToGrpcStatus(found.status());
   const pb::PayrollLine& line = found->line;
@@ -128,6 +129,7 @@ grpc::Status WorkerServiceImpl::LookupCode(grpc::ServerContext* context,
 grpc::Status WorkerServiceImpl::DisputeLine(
     grpc::ServerContext* context, const pb::DisputeLineRequest* request,
     pb::DisputeLineResponse* response) {
+  const ScopedCallDeadline deadline(*context);
   absl::StatusOr<CodeLine> found = FindLine(*context, request->code());
   if (!found.ok()) return ToGrpcStatus(found.status());
   const pb::PayrollLine& line = found->line;
