@@ -1,10 +1,12 @@
 #include "services/ledger_service.h"
 
 #include <algorithm>
+#include <functional>
 
 #include "absl/strings/str_cat.h"
 #include "services/credentials.h"
 #include "services/grpc_status.h"
+#include "services/spool.h"
 
 namespace premium {
 namespace {
@@ -71,43 +73,44 @@ void FillReceipt(const AppendReceipt& receipt, pb::AppendReceipt* out) {
   out->set_replayed(receipt.replayed);
 }
 
-// The batches of an AppendStream call, as the ledger pulls them.
-class StreamEntrySource final : public EntrySource {
+// Entries of an AppendStream call, a batch message at a time, as the
+// ledger pulls them. `next` gives the next batch, false at the end.
+class BatchEntrySource final : public EntrySource {
  public:
-  explicit StreamEntrySource(
-      grpc::ServerReader<pb::AppendStreamMessage>* reader)
-      : reader_(reader) {}
+  using NextBatch = std::function<absl::StatusOr<bool>(pb::AppendEntryBatch*)>;
+  explicit BatchEntrySource(NextBatch next) : next_(std::move(next)) {}
 
   absl::StatusOr<std::vector<AppendEntry>> Next(size_t max_entries) override {
     std::vector<AppendEntry> entries;
     while (entries.size() < max_entries) {
-      if (next_ == pending_.batch().entries_size()) {
+      if (index_ == batch_.entries_size()) {
         if (done_) break;
-        if (!reader_->Read(&pending_)) {
+        absl::StatusOr<bool> more = next_(&batch_);
+        if (!more.ok()) return more.status();
+        index_ = 0;
+        if (!*more) {
+          batch_.Clear();
           done_ = true;
-          break;
         }
-        if (!pending_.has_batch()) {
-          return absl::InvalidArgumentError(
-              "only the first message of an append stream is a header");
-        }
-        next_ = 0;
         continue;
       }
-      pb::AppendEntry* entry = pending_.mutable_batch()->mutable_entries(next_);
+      pb::AppendEntry* entry = batch_.mutable_entries(index_++);
       entries.push_back(AppendEntry{std::move(*entry->mutable_kind()),
                                     std::move(*entry->mutable_payload())});
-      ++next_;
     }
     return entries;
   }
 
  private:
-  grpc::ServerReader<pb::AppendStreamMessage>* const reader_;
-  pb::AppendStreamMessage pending_;
-  int next_ = 0;
+  const NextBatch next_;
+  pb::AppendEntryBatch batch_;
+  int index_ = 0;
   bool done_ = false;
 };
+
+// Spooled streams are at most this large: the ledger's own limit of one
+// streamed request is smaller than any disk this would fill.
+constexpr uint64_t kSpoolBytesMax = uint64_t{16} << 30;
 
 }  // namespace
 
@@ -138,10 +141,62 @@ grpc::Status LedgerServiceImpl::AppendStream(
     return ToGrpcStatus(absl::InvalidArgumentError(
         "an append stream starts with a message holding its header"));
   }
-  StreamEntrySource source(reader);
+  // The stream is read whole into a spool before the ledger takes its
+  // write turn: a slow or stalled front must not hold every other append
+  // up. Each batch is kept as a 4-byte length and the batch message.
+  absl::StatusOr<std::unique_ptr<Spool>> spool = Spool::Create();
+  if (!spool.ok()) return ToGrpcStatus(spool.status());
+  const uint64_t announced = first.header().entry_count();
+  uint64_t received = 0;
+  pb::AppendStreamMessage message;
+  std::string record;
+  while (reader->Read(&message)) {
+    if (!message.has_batch()) {
+      return ToGrpcStatus(absl::InvalidArgumentError(
+          "only the first message of an append stream is a header"));
+    }
+    received += static_cast<uint64_t>(message.batch().entries_size());
+    if (received > announced) {
+      return ToGrpcStatus(absl::InvalidArgumentError(
+          absl::StrCat("the stream holds more than the ", announced,
+                       " entries its header announced")));
+    }
+    const std::string batch = message.batch().SerializeAsString();
+    if ((*spool)->size() + batch.size() + 4 > kSpoolBytesMax) {
+      return ToGrpcStatus(absl::ResourceExhaustedError(absl::StrCat(
+          "the stream is over the limit of ", kSpoolBytesMax, " bytes")));
+    }
+    record.clear();
+    for (int shift = 0; shift < 32; shift += 8) {
+      record.push_back(static_cast<char>((batch.size() >> shift) & 0xff));
+    }
+    record.append(batch);
+    if (absl::Status s = (*spool)->Append(record); !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+  }
+  uint64_t offset = 0;
+  BatchEntrySource source(
+      [&](pb::AppendEntryBatch* batch) -> absl::StatusOr<bool> {
+        if (offset == (*spool)->size()) return false;
+        absl::StatusOr<std::string> length = (*spool)->Read(offset, 4);
+        if (!length.ok()) return length.status();
+        if (length->size() != 4) return absl::DataLossError("spool truncated");
+        uint32_t bytes = 0;
+        for (int i = 3; i >= 0; --i) {
+          bytes = (bytes << 8) | static_cast<uint8_t>((*length)[i]);
+        }
+        absl::StatusOr<std::string> data = (*spool)->Read(offset + 4, bytes);
+        if (!data.ok()) return data.status();
+        if (data->size() != bytes || !batch->ParseFromString(*data)) {
+          return absl::DataLossError("spool truncated");
+        }
+        offset += 4 + bytes;
+        return true;
+      });
   absl::StatusOr<AppendReceipt> receipt = ledger_->AppendStreamed(
-      first.header().actor(), first.header().idempotency_key(),
-      first.header().entry_count(), source);
+      first.header().actor(), first.header().idempotency_key(), announced,
+      source);
   if (!receipt.ok()) return ToGrpcStatus(receipt.status());
   FillReceipt(*receipt, response->mutable_receipt());
   return grpc::Status::OK;

@@ -16,6 +16,7 @@
 #include "ledger/premium/indexer.h"
 #include "ledger/premium/validation.h"
 #include "services/admin_service.h"
+#include "services/spool.h"
 
 namespace premium {
 namespace {
@@ -65,62 +66,6 @@ UploadContext LedgerUploadContext(LedgerClient& ledger,
   };
   return context;
 }
-
-// The uploaded file, kept in an unlinked temporary file so that a large
-// upload can be read again without being held in memory (and leaves nothing
-// behind if the process dies).
-class Spool {
- public:
-  static absl::StatusOr<std::unique_ptr<Spool>> Create() {
-    std::string path =
-        (std::filesystem::temp_directory_path() / "premium-upload-XXXXXX")
-            .string();
-    const int fd = mkstemp(path.data());
-    if (fd < 0) {
-      return absl::UnavailableError(absl::StrCat(
-          "cannot create a spool file in ", path, ": ", std::strerror(errno)));
-    }
-    unlink(path.c_str());
-    return std::unique_ptr<Spool>(new Spool(fd));
-  }
-  ~Spool() { close(fd_); }
-
-  absl::Status Append(absl::string_view data) {
-    while (!data.empty()) {
-      const ssize_t written = write(fd_, data.data(), data.size());
-      if (written < 0 && errno == EINTR) continue;
-      if (written <= 0) {
-        return absl::UnavailableError(
-            absl::StrCat("cannot spool the upload: ", std::strerror(errno)));
-      }
-      data.remove_prefix(static_cast<size_t>(written));
-      size_ += static_cast<uint64_t>(written);
-    }
-    return absl::OkStatus();
-  }
-
-  // Up to `max_bytes` from `offset`; empty at the end.
-  absl::StatusOr<std::string> Read(uint64_t offset, size_t max_bytes) const {
-    std::string data(max_bytes, '\0');
-    ssize_t got;
-    do {
-      got = pread(fd_, data.data(), max_bytes, static_cast<off_t>(offset));
-    } while (got < 0 && errno == EINTR);
-    if (got < 0) {
-      return absl::UnavailableError(absl::StrCat(
-          "cannot read the spooled upload: ", std::strerror(errno)));
-    }
-    data.resize(static_cast<size_t>(got));
-    return data;
-  }
-
-  uint64_t size() const { return size_; }
-
- private:
-  explicit Spool(int fd) : fd_(fd) {}
-  const int fd_;
-  uint64_t size_ = 0;
-};
 
 // The records of a spooled file, parsed again a batch at a time and
 // completed by `before_append`. The file was validated whole before, so
