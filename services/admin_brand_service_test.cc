@@ -6,13 +6,8 @@
 // premiumctl binaries as a user would.
 //
 // Every expected amount is computed by hand in a comment beside it.
-#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -37,6 +32,7 @@
 #include "gtest/gtest.h"
 #include "ledger/ledger.h"
 #include "ledger/premium/indexer.h"
+#include "ledger/testing/child_process.h"
 #include "ledger/testing/ledger_testing.h"
 #include "nlohmann/json.hpp"
 #include "services/admin_service.h"
@@ -45,19 +41,25 @@
 #include "services/credentials.h"
 #include "services/ledger_client.h"
 #include "services/server_secret.h"
+#include "services/testing/service_testing.h"
 #include "services/upload_receiver.h"
 #include "wsr/premium/v1/admin.grpc.pb.h"
 #include "wsr/premium/v1/brand.grpc.pb.h"
 #include "wsr/premium/v1/records.pb.h"
-
-extern char** environ;
 
 namespace premium {
 namespace {
 
 namespace pb = ::wsr::premium::v1;
 
+using ::premium::testing::Bearer;
+using ::premium::testing::CommandResult;
+using ::premium::testing::Context;
+using ::premium::testing::GrpcIs;
+using ::premium::testing::GrpcOk;
 using ::premium::testing::IsOk;
+using ::premium::testing::kFastBackupPolling;
+using ::premium::testing::PremiumdCliTest;
 using ::premium::testing::ReadFileOrDie;
 using ::premium::testing::TempDir;
 using ::premium::testing::WriteFileOrDie;
@@ -69,36 +71,7 @@ using ::testing::Pair;
 using ::testing::StartsWith;
 using ::testing::UnorderedElementsAre;
 
-// gRPC polls an idle client channel only every 5 s, so a server's graceful
-// shutdown may wait that long for this test's idle channels to answer; poll
-// often. Set before gRPC initializes.
-const bool kFastBackupPolling =
-    setenv("GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", "100", 1) == 0;
-
-constexpr absl::Duration kCallTimeout = absl::Seconds(10);
 const absl::CivilDay kToday(2025, 1, 10);
-
-// Matches a grpc::Status with the given code and a message matching `m`.
-MATCHER_P2(GrpcIs, code, message_matcher,
-           absl::StrCat(negation ? "isn't" : "is", " a grpc::Status with code ",
-                        static_cast<int>(code))) {
-  *result_listener << "whose status is " << arg.error_code() << ": "
-                   << arg.error_message();
-  return arg.error_code() == code &&
-         ::testing::ExplainMatchResult(message_matcher, arg.error_message(),
-                                       result_listener);
-}
-MATCHER(GrpcOk, negation ? "isn't OK" : "is OK") {
-  *result_listener << "whose status is " << arg.error_code() << ": "
-                   << arg.error_message();
-  return arg.ok();
-}
-auto GrpcIs(grpc::StatusCode code) { return GrpcIs(code, ::testing::_); }
-
-// An "authorization" value: "Bearer <token>", or nothing for an empty token.
-std::string Bearer(absl::string_view token) {
-  return token.empty() ? "" : absl::StrCat("Bearer ", token);
-}
 
 pb::ProgramVersionSpec FfpSpec() {
   pb::ProgramVersionSpec spec;
@@ -125,12 +98,8 @@ class ServiceTest : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_TRUE(kFastBackupPolling);
-    LedgerOptions options;
-    options.data_dir = dir_.Sub("data");
-    options.create_if_missing = true;
-    options.origin = "test.example/premium";
-    options.indexer = &indexer_;
-    PL_ASSERT_OK_AND_ASSIGN(ledger_, Ledger::Open(options));
+    PL_ASSERT_OK_AND_ASSIGN(
+        ledger_, testing::OpenTestLedger(dir_.Sub("data"), &indexer_));
     client_ = NewInProcessLedgerClient(ledger_.get());
     authenticator_ = std::make_unique<Authenticator>(client_.get());
     PL_ASSERT_OK_AND_ASSIGN(
@@ -141,32 +110,13 @@ class ServiceTest : public ::testing::Test {
     brand_service_ = std::make_unique<BrandServiceImpl>(
         client_.get(), authenticator_.get(), limits_);
 
-    // As premiumd's BootstrapAdmin.
-    PL_ASSERT_OK_AND_ASSIGN(admin_token_, GenerateToken("admin_"));
-    pb::PartyRegistration admin;
-    admin.set_role(pb::ADMIN);
-    admin.set_party_id(kAdminPartyId);
-    admin.set_name("Program administrator");
-    admin.set_token_sha256(
-        std::string(merkle::HashBytes(HashToken(admin_token_))));
-    AppendRequest request;
-    request.actor = kSystemActor;
-    request.idempotency_key = "bootstrap-admin";
-    request.entries.push_back(
-        AppendEntry{kPartyRegistrationKind, admin.SerializeAsString()});
-    ASSERT_THAT(ledger_->Append(request), IsOk());
+    PL_ASSERT_OK_AND_ASSIGN(admin_token_, testing::BootstrapAdmin(*ledger_));
 
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port);
-    builder.RegisterService(admin_service_.get());
-    builder.RegisterService(brand_service_.get());
-    server_ = builder.BuildAndStart();
+    std::string address;
+    server_ = testing::StartLocalServer(
+        {admin_service_.get(), brand_service_.get()}, &address);
     ASSERT_NE(server_, nullptr);
-    ASSERT_NE(port, 0);
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                                   grpc::InsecureChannelCredentials());
+    channel_ = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
     admin_stub_ = pb::AdminService::NewStub(channel_);
     brand_stub_ = pb::BrandService::NewStub(channel_);
   }
@@ -175,20 +125,7 @@ class ServiceTest : public ::testing::Test {
     admin_stub_.reset();
     brand_stub_.reset();
     channel_.reset();
-    if (server_ != nullptr) {
-      server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
-      server_->Wait();
-    }
-  }
-
-  std::unique_ptr<grpc::ClientContext> Context(
-      const std::string& authorization) {
-    auto context = std::make_unique<grpc::ClientContext>();
-    context->set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
-    if (!authorization.empty()) {
-      context->AddMetadata("authorization", authorization);
-    }
-    return context;
+    testing::StopLocalServer(&server_);
   }
 
   grpc::Status AddProgram(const pb::ProgramVersionSpec& spec,
@@ -224,12 +161,7 @@ class ServiceTest : public ::testing::Test {
 
   // Registers a party and returns its token.
   std::string RegisterOrDie(pb::Role role, const std::string& party_id) {
-    pb::RegisterPartyResponse response;
-    EXPECT_THAT(
-        Register(role, party_id, absl::StrCat("reg-", party_id), &response),
-        GrpcOk());
-    EXPECT_FALSE(response.token().empty());
-    return response.token();
+    return testing::RegisterOrDie(*admin_stub_, admin_token_, role, party_id);
   }
 
   // The FFP program (0.01/lb from 2025-01-01, 0.015/lb from 2025-03-01),
@@ -1228,160 +1160,14 @@ TEST_F(SmallUploadLimitTest, AnUploadOverTheLimitIsResourceExhausted) {
 // ---------------------------------------------------------------------------
 // The binaries, as a user drives them.
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-// Starts `args` with standard output and error sent to files; -1 on failure.
-pid_t Spawn(const std::vector<std::string>& args, const std::string& out_path,
-            const std::string& err_path) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  for (const int signal_number : {SIGINT, SIGTERM, SIGPIPE, SIGHUP}) {
-    sigaddset(&defaults, signal_number);
-  }
-  sigset_t mask;
-  sigemptyset(&mask);
-  posix_spawnattr_setsigdefault(&attributes, &defaults);
-  posix_spawnattr_setsigmask(&attributes, &mask);
-  posix_spawnattr_setflags(&attributes,
-                           POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-  std::vector<char*> argv;
-  for (const std::string& arg : args) {
-    argv.push_back(const_cast<char*>(arg.c_str()));
-  }
-  argv.push_back(nullptr);
-  // The children must not pick up a server or token from the environment.
-  std::vector<char*> envp;
-  for (char** variable = environ; *variable != nullptr; ++variable) {
-    if (!absl::StartsWith(*variable, "PREMIUM_")) envp.push_back(*variable);
-  }
-  envp.push_back(nullptr);
-  pid_t pid = -1;
-  const int spawned = posix_spawn(&pid, argv[0], &actions, &attributes,
-                                  argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  if (spawned != 0) {
-    ADD_FAILURE() << "posix_spawn " << args[0] << " failed: " << spawned;
-    return -1;
-  }
-  return pid;
-}
-
-// The exit code (128 + N when killed by signal N); kills the child and
-// returns nullopt when it still runs after `timeout`.
-std::optional<int> WaitForExit(pid_t pid, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  for (;;) {
-    int status = 0;
-    const pid_t done = waitpid(pid, &status, WNOHANG);
-    if (done == pid) {
-      return WIFEXITED(status)     ? WEXITSTATUS(status)
-             : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
-                                   : -1;
-    }
-    if (done < 0) return std::nullopt;
-    if (absl::Now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      return std::nullopt;
-    }
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-}
-
-class CliTest : public ::testing::Test {
- protected:
-  void TearDown() override {
-    if (premiumd_ > 0) {
-      kill(premiumd_, SIGKILL);
-      int status = 0;
-      waitpid(premiumd_, &status, 0);
-    }
-  }
-
-  CommandResult Run(std::vector<std::string> args) {
-    const int n = ++commands_;
-    const std::string out = dir_.Sub(absl::StrCat("cmd", n, ".out"));
-    const std::string err = dir_.Sub(absl::StrCat("cmd", n, ".err"));
-    CommandResult result;
-    const pid_t pid = Spawn(args, out, err);
-    if (pid < 0) return result;
-    const std::optional<int> exit_code = WaitForExit(pid, absl::Seconds(30));
-    if (!exit_code.has_value()) {
-      ADD_FAILURE() << args[0] << " " << args[1] << " did not end; killed";
-      return result;
-    }
-    result.exit_code = *exit_code;
-    result.out = ReadFileOrDie(out);
-    result.err = ReadFileOrDie(err);
-    return result;
-  }
-
-  // Starts premiumd on 127.0.0.1:0 and returns "127.0.0.1:PORT".
-  std::string StartPremiumd() {
-    const std::string out = dir_.Sub("premiumd.out");
-    premiumd_ = Spawn(
-        {PREMIUMD_PATH, "--data-dir", data_dir(), "--listen", "127.0.0.1:0"},
-        out, dir_.Sub("premiumd.err"));
-    if (premiumd_ < 0) return "";
-    const absl::Time deadline = absl::Now() + absl::Seconds(20);
-    while (absl::Now() < deadline) {
-      const std::string text = ReadFileOrDie(out);
-      const size_t newline = text.find('\n');
-      if (newline != std::string::npos) {
-        const std::string line = text.substr(0, newline);
-        const size_t at = line.rfind(" on 127.0.0.1:");
-        int port = 0;
-        if (at == std::string::npos ||
-            !absl::SimpleAtoi(line.substr(at + 14), &port) || port <= 0) {
-          ADD_FAILURE() << "unexpected first line: " << line;
-          return "";
-        }
-        return absl::StrCat("127.0.0.1:", port);
-      }
-      int status = 0;
-      if (waitpid(premiumd_, &status, WNOHANG) == premiumd_) {
-        premiumd_ = -1;
-        ADD_FAILURE() << "premiumd exited: "
-                      << ReadFileOrDie(dir_.Sub("premiumd.err"));
-        return "";
-      }
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    ADD_FAILURE() << "premiumd did not start";
-    return "";
-  }
-
-  std::string data_dir() const { return dir_.Sub("data"); }
-
-  TempDir dir_;
-  pid_t premiumd_ = -1;
-  int commands_ = 0;
-};
+using CliTest = PremiumdCliTest;
 
 TEST_F(CliTest, AUserSetsUpAProgramAndUploadsFiles) {
-  const std::string server = StartPremiumd();
-  ASSERT_FALSE(server.empty());
-  const std::string admin_token = absl::StrCat(data_dir(), "/admin.token");
+  ASSERT_NO_FATAL_FAILURE(StartPremiumd());
+  const std::string admin_token = this->admin_token();
   const auto ctl = [&](const std::string& token_file,
-                       std::vector<std::string> args) {
-    std::vector<std::string> command = {PREMIUMCTL_PATH, "--server", server,
-                                        "--token-file", token_file};
-    command.insert(command.end(), args.begin(), args.end());
-    return Run(command);
+                       const std::vector<std::string>& args) {
+    return Ctl(token_file, args);
   };
 
   CommandResult program = ctl(
@@ -1467,14 +1253,7 @@ TEST_F(CliTest, AUserSetsUpAProgramAndUploadsFiles) {
   EXPECT_THAT(denied.err, HasSubstr("PERMISSION_DENIED"));
 
   // Stop the server and verify its data directory offline.
-  ASSERT_EQ(kill(premiumd_, SIGTERM), 0);
-  const std::optional<int> stopped = WaitForExit(premiumd_, absl::Seconds(20));
-  premiumd_ = -1;
-  EXPECT_EQ(stopped, 0);
-  CommandResult verify =
-      Run({PREMIUMD_PATH, "verify", "--data-dir", data_dir()});
-  EXPECT_EQ(verify.exit_code, 0) << verify.err;
-  EXPECT_THAT(verify.out, StartsWith("premiumd verify: OK"));
+  StopPremiumdAndVerify();
 }
 
 }  // namespace

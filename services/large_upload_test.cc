@@ -56,6 +56,7 @@
 #include "services/paystub_code.h"
 #include "services/server_secret.h"
 #include "services/supplier_service.h"
+#include "services/testing/service_testing.h"
 #include "services/upload_receiver.h"
 #include "services/worker_service.h"
 #include "wsr/premium/v1/admin.grpc.pb.h"
@@ -69,8 +70,15 @@ namespace {
 
 namespace pb = ::wsr::premium::v1;
 
-using ::premium::testing::Child;
+using ::premium::testing::Bearer;
+using ::premium::testing::CommandResult;
+using ::premium::testing::Context;
+using ::premium::testing::GrpcIs;
+using ::premium::testing::GrpcOk;
 using ::premium::testing::IsOk;
+using ::premium::testing::IsPrintedCode;
+using ::premium::testing::kFastBackupPolling;
+using ::premium::testing::PremiumdCliTest;
 using ::premium::testing::ReadFileOrDie;
 using ::premium::testing::TempDir;
 using ::premium::testing::WriteFileOrDie;
@@ -85,16 +93,8 @@ using ::testing::Pair;
 using ::testing::StartsWith;
 using ::testing::UnorderedElementsAre;
 
-// gRPC polls an idle client channel only every 5 s, so a server's graceful
-// shutdown may wait that long for this test's idle channels to answer; poll
-// often. Set before gRPC initializes.
-const bool kFastBackupPolling =
-    setenv("GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", "100", 1) == 0;
-
-constexpr absl::Duration kCallTimeout = absl::Seconds(10);
 // An upload of a large file, or a walk over all of its codes.
 constexpr absl::Duration kLargeCallTimeout = absl::Seconds(60);
-constexpr char kOrigin[] = "test.example/premium";
 constexpr size_t kChunkBytes = 64 << 10;
 
 // One more record than the receiver keeps in memory, and then some: the
@@ -181,39 +181,6 @@ std::string PurchasesFile(int rows, absl::string_view prefix,
 
 // ---------------------------------------------------------------------------
 // Matchers and checks.
-
-// Matches a grpc::Status with the given code and a message matching `m`.
-MATCHER_P2(GrpcIs, code, message_matcher,
-           absl::StrCat(negation ? "isn't" : "is", " a grpc::Status with code ",
-                        static_cast<int>(code))) {
-  *result_listener << "whose status is " << arg.error_code() << ": "
-                   << arg.error_message();
-  return arg.error_code() == code &&
-         ::testing::ExplainMatchResult(message_matcher, arg.error_message(),
-                                       result_listener);
-}
-MATCHER(GrpcOk, negation ? "isn't OK" : "is OK") {
-  *result_listener << "whose status is " << arg.error_code() << ": "
-                   << arg.error_message();
-  return arg.ok();
-}
-auto GrpcIs(grpc::StatusCode code) { return GrpcIs(code, ::testing::_); }
-
-std::string Bearer(absl::string_view token) {
-  return token.empty() ? "" : absl::StrCat("Bearer ", token);
-}
-
-// "XXXX-XXXX-XXXX-XXXX" of Crockford base32.
-bool IsPrintedCode(absl::string_view code) {
-  constexpr absl::string_view kAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-  if (code.size() != 19) return false;
-  for (size_t i = 0; i < code.size(); ++i) {
-    const bool ok =
-        i % 5 == 4 ? code[i] == '-' : kAlphabet.find(code[i]) != kAlphabet.npos;
-    if (!ok) return false;
-  }
-  return true;
-}
 
 // Reports the first few of many per-line problems, and how many there were,
 // instead of flooding the log.
@@ -309,12 +276,8 @@ class LargeUploadTest : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_TRUE(kFastBackupPolling);
-    LedgerOptions options;
-    options.data_dir = dir_.Sub("data");
-    options.create_if_missing = true;
-    options.origin = kOrigin;
-    options.indexer = &indexer_;
-    PL_ASSERT_OK_AND_ASSIGN(ledger_, Ledger::Open(options));
+    PL_ASSERT_OK_AND_ASSIGN(
+        ledger_, testing::OpenTestLedger(dir_.Sub("data"), &indexer_));
     if (remote_ledger_) {
       ASSERT_NO_FATAL_FAILURE(StartLedgerServer());
     } else {
@@ -333,16 +296,11 @@ class LargeUploadTest : public ::testing::Test {
     supplier_stub_.reset();
     worker_stub_.reset();
     channel_.reset();
-    if (server_ != nullptr) {
-      server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
-      server_->Wait();
-    }
+    testing::StopLocalServer(&server_);
     client_.reset();
     if (ledger_server_ != nullptr) {
       ledger_service_->Stop();
-      ledger_server_->Shutdown(
-          absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
-      ledger_server_->Wait();
+      testing::StopLocalServer(&ledger_server_);
     }
   }
 
@@ -352,35 +310,18 @@ class LargeUploadTest : public ::testing::Test {
     PL_ASSERT_OK_AND_ASSIGN(const std::string token, GenerateToken("ledger_"));
     ledger_service_ =
         std::make_unique<LedgerServiceImpl>(ledger_.get(), HashToken(token));
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port);
-    builder.RegisterService(ledger_service_.get());
-    ledger_server_ = builder.BuildAndStart();
+    std::string address;
+    ledger_server_ =
+        testing::StartLocalServer({ledger_service_.get()}, &address);
     ASSERT_NE(ledger_server_, nullptr);
-    ASSERT_NE(port, 0);
     client_ = NewRemoteLedgerClient(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                            grpc::InsecureChannelCredentials()),
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()),
         token);
   }
 
   // As premiumd's BootstrapAdmin.
   void BootstrapAdmin() {
-    PL_ASSERT_OK_AND_ASSIGN(admin_token_, GenerateToken("admin_"));
-    pb::PartyRegistration admin;
-    admin.set_role(pb::ADMIN);
-    admin.set_party_id(kAdminPartyId);
-    admin.set_name("Program administrator");
-    admin.set_token_sha256(
-        std::string(merkle::HashBytes(HashToken(admin_token_))));
-    AppendRequest request;
-    request.actor = kSystemActor;
-    request.idempotency_key = "bootstrap-admin";
-    request.entries.push_back(
-        AppendEntry{kPartyRegistrationKind, admin.SerializeAsString()});
-    ASSERT_THAT(ledger_->Append(request), IsOk());
+    PL_ASSERT_OK_AND_ASSIGN(admin_token_, testing::BootstrapAdmin(*ledger_));
   }
 
   void StartFrontServer() {
@@ -393,48 +334,21 @@ class LargeUploadTest : public ::testing::Test {
     supplier_service_ = std::make_unique<SupplierServiceImpl>(
         client_.get(), authenticator_.get(), secret_.get());
     worker_service_ = std::make_unique<WorkerServiceImpl>(client_.get());
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port);
-    builder.RegisterService(admin_service_.get());
-    builder.RegisterService(brand_service_.get());
-    builder.RegisterService(supplier_service_.get());
-    builder.RegisterService(worker_service_.get());
-    server_ = builder.BuildAndStart();
+    std::string address;
+    server_ = testing::StartLocalServer(
+        {admin_service_.get(), brand_service_.get(), supplier_service_.get(),
+         worker_service_.get()},
+        &address);
     ASSERT_NE(server_, nullptr);
-    ASSERT_NE(port, 0);
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                                   grpc::InsecureChannelCredentials());
+    channel_ = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
     admin_stub_ = pb::AdminService::NewStub(channel_);
     brand_stub_ = pb::BrandService::NewStub(channel_);
     supplier_stub_ = pb::SupplierService::NewStub(channel_);
     worker_stub_ = pb::WorkerService::NewStub(channel_);
   }
 
-  std::unique_ptr<grpc::ClientContext> Context(
-      const std::string& authorization = "",
-      absl::Duration timeout = kCallTimeout) {
-    auto context = std::make_unique<grpc::ClientContext>();
-    context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-    if (!authorization.empty()) {
-      context->AddMetadata("authorization", authorization);
-    }
-    return context;
-  }
-
   std::string RegisterOrDie(pb::Role role, const std::string& party_id) {
-    pb::RegisterPartyRequest request;
-    request.set_request_id(absl::StrCat("reg-", party_id));
-    request.set_role(role);
-    request.set_party_id(party_id);
-    request.set_name(absl::StrCat("Party ", party_id));
-    pb::RegisterPartyResponse response;
-    EXPECT_THAT(admin_stub_->RegisterParty(Context(Bearer(admin_token_)).get(),
-                                           request, &response),
-                GrpcOk());
-    EXPECT_FALSE(response.token().empty());
-    return response.token();
+    return testing::RegisterOrDie(*admin_stub_, admin_token_, role, party_id);
   }
 
   // Program ffp (USD, lb); suppliers s1 and s2, brand b1, auditor a1.
@@ -455,23 +369,6 @@ class LargeUploadTest : public ::testing::Test {
     }
   }
 
-  // Streams `file` on `writer`: a header, then chunks of kChunkBytes.
-  static void Stream(grpc::ClientWriter<pb::UploadChunk>* writer,
-                     absl::string_view file,
-                     const std::string& request_id = "") {
-    pb::UploadChunk header;
-    header.mutable_header()->set_file_name("large.csv");
-    header.mutable_header()->set_request_id(request_id);
-    bool open = writer->Write(header);
-    for (size_t offset = 0; open && offset < file.size();
-         offset += kChunkBytes) {
-      pb::UploadChunk data;
-      data.set_data(std::string(file.substr(offset, kChunkBytes)));
-      open = writer->Write(data);
-    }
-    if (open) writer->WritesDone();
-  }
-
   PayrollResult UploadPayroll(const std::string& authorization,
                               absl::string_view file,
                               const std::string& request_id = "") {
@@ -479,8 +376,8 @@ class LargeUploadTest : public ::testing::Test {
     auto context = Context(authorization, kLargeCallTimeout);
     auto writer =
         supplier_stub_->UploadPayroll(context.get(), &result.response);
-    Stream(writer.get(), file, request_id);
-    result.status = writer->Finish();
+    result.status = testing::StreamUpload(writer.get(), file, kChunkBytes,
+                                          request_id, "large.csv");
     return result;
   }
 
@@ -489,8 +386,8 @@ class LargeUploadTest : public ::testing::Test {
     UploadResult result;
     auto context = Context(authorization, kLargeCallTimeout);
     auto writer = brand_stub_->SubmitPurchases(context.get(), &result.receipt);
-    Stream(writer.get(), file);
-    result.status = writer->Finish();
+    result.status =
+        testing::StreamUpload(writer.get(), file, kChunkBytes, "", "large.csv");
     return result;
   }
 
@@ -930,84 +827,9 @@ TEST_F(RemoteLedgerLargeUploadTest, ABadLastRowAppendsNothingRemotely) {
 // ---------------------------------------------------------------------------
 // The binaries, as a supplier drives them.
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-// Runs a command to its end (killing it after `timeout`).
-CommandResult RunCommand(const std::vector<std::string>& args,
-                         absl::Duration timeout = absl::Seconds(30)) {
-  CommandResult result;
-  std::unique_ptr<Child> child = Child::Start(args);
-  if (child == nullptr) return result;
-  const std::optional<int> exit_code = child->WaitForExit(timeout);
-  if (!exit_code.has_value()) {
-    ADD_FAILURE() << absl::StrJoin(args, " ") << " did not end; killed";
-    return result;
-  }
-  result.exit_code = *exit_code;
-  result.out = child->out();
-  result.err = child->err();
-  return result;
-}
-
-class LargeUploadCliTest : public ::testing::Test {
+class LargeUploadCliTest : public PremiumdCliTest {
  protected:
-  void SetUp() override { ASSERT_TRUE(kFastBackupPolling); }
-
-  // Starts premiumd on 127.0.0.1:0 and sets `server_` from its first line,
-  // "premiumd: serving ... on 127.0.0.1:PORT".
-  void StartPremiumd() {
-    premiumd_ = Child::Start(
-        {PREMIUMD_PATH, "--data-dir", data_dir(), "--listen", "127.0.0.1:0"});
-    ASSERT_NE(premiumd_, nullptr);
-    const std::optional<std::string> line =
-        premiumd_->WaitForFirstLine(absl::Seconds(20));
-    ASSERT_TRUE(line.has_value()) << "stderr: " << premiumd_->err();
-    ASSERT_THAT(*line, StartsWith("premiumd: serving "));
-    const size_t at = line->rfind(" on 127.0.0.1:");
-    ASSERT_NE(at, std::string::npos) << *line;
-    int port = 0;
-    ASSERT_TRUE(absl::SimpleAtoi(line->substr(at + 14), &port)) << *line;
-    ASSERT_GT(port, 0);
-    server_ = absl::StrCat("127.0.0.1:", port);
-  }
-
-  void StopPremiumdAndVerify() {
-    premiumd_->Signal(SIGTERM);
-    const std::optional<int> stopped =
-        premiumd_->WaitForExit(absl::Seconds(20));
-    EXPECT_EQ(stopped, 0) << premiumd_->err();
-    premiumd_.reset();
-    const CommandResult verify = RunCommand(
-        {PREMIUMD_PATH, "verify", "--data-dir", data_dir()}, absl::Seconds(60));
-    EXPECT_EQ(verify.exit_code, 0) << verify.err;
-    EXPECT_THAT(verify.out, StartsWith("premiumd verify: OK"));
-  }
-
-  // premiumctl against `server_`, with `token_file` if not empty.
-  CommandResult Ctl(const std::string& token_file,
-                    const std::vector<std::string>& args,
-                    absl::Duration timeout = absl::Seconds(30)) {
-    std::vector<std::string> command = {PREMIUMCTL_PATH, "--server", server_};
-    if (!token_file.empty()) {
-      command.insert(command.end(), {"--token-file", token_file});
-    }
-    command.insert(command.end(), args.begin(), args.end());
-    return RunCommand(command, timeout);
-  }
-
-  std::string data_dir() const { return dir_.Sub("data"); }
-  std::string admin_token() const {
-    return absl::StrCat(data_dir(), "/admin.token");
-  }
-  std::string supplier_token() const { return dir_.Sub("s1.token"); }
-
-  TempDir dir_;
-  std::unique_ptr<Child> premiumd_;
-  std::string server_;
+  std::string supplier_token() const { return token("s1"); }
 };
 
 TEST_F(LargeUploadCliTest, PayrollUploadWritesEveryPageOfCodes) {
@@ -1102,7 +924,8 @@ TEST_F(LargeUploadCliTest, PayrollUploadWritesEveryPageOfCodes) {
             HasSubstr(absl::StrCat("ledger seq ", first_seq, " to ", last_seq)),
             HasSubstr("nothing appended")));
 
-  ASSERT_NO_FATAL_FAILURE(StopPremiumdAndVerify());
+  ASSERT_NO_FATAL_FAILURE(
+      StopPremiumdAndVerify(/*verify_timeout=*/absl::Seconds(60)));
 }
 
 // ---------------------------------------------------------------------------

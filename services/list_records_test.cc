@@ -39,7 +39,6 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "ledger/ledger.h"
 #include "ledger/merkle/hasher.h"
@@ -55,6 +54,7 @@
 #include "services/ledger_client.h"
 #include "services/server_secret.h"
 #include "services/supplier_service.h"
+#include "services/testing/service_testing.h"
 #include "services/upload_receiver.h"
 #include "services/worker_service.h"
 #include "wsr/premium/v1/admin.grpc.pb.h"
@@ -69,10 +69,15 @@ namespace {
 
 namespace pb = ::wsr::premium::v1;
 
-using ::premium::testing::Child;
-using ::premium::testing::FakeClock;
-using ::premium::testing::IsOk;
-using ::premium::testing::TempDir;
+using ::premium::testing::Bearer;
+using ::premium::testing::CommandResult;
+using ::premium::testing::Context;
+using ::premium::testing::EqualsProto;
+using ::premium::testing::ExpectOneLine;
+using ::premium::testing::GrpcIs;
+using ::premium::testing::GrpcOk;
+using ::premium::testing::Lines;
+using ::premium::testing::PremiumdCliTest;
 using ::premium::testing::WriteFileOrDie;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
@@ -80,15 +85,6 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::StartsWith;
 
-// gRPC polls an idle client channel only every 5 s, so a server's graceful
-// shutdown may wait that long for this test's idle channels to answer; poll
-// often. Set before gRPC initializes.
-const bool kFastBackupPolling =
-    setenv("GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", "100", 1) == 0;
-
-constexpr absl::Duration kCallTimeout = absl::Seconds(10);
-constexpr char kOrigin[] = "test.example/premium";
-constexpr size_t kChunkBytes = 64;
 const absl::CivilDay kToday(2025, 2, 28);
 const absl::Time kAppendTime = absl::FromCivil(
     absl::CivilSecond(2025, 2, 10, 12, 0, 0), absl::UTCTimeZone());
@@ -100,40 +96,6 @@ constexpr char kPaymentsHeader[] =
 constexpr char kPayrollHeader[] =
     "program_id,worker_id,period_start,period_end,pay_date,hours,gross_wages,"
     "premium_amount,currency\n";
-
-// Matches a grpc::Status with the given code and a message matching `m`.
-MATCHER_P2(GrpcIs, code, message_matcher,
-           absl::StrCat(negation ? "isn't" : "is", " a grpc::Status with code ",
-                        static_cast<int>(code))) {
-  *result_listener << "whose status is " << arg.error_code() << ": "
-                   << arg.error_message();
-  return arg.error_code() == code &&
-         ::testing::ExplainMatchResult(message_matcher, arg.error_message(),
-                                       result_listener);
-}
-MATCHER(GrpcOk, negation ? "isn't OK" : "is OK") {
-  *result_listener << "whose status is " << arg.error_code() << ": "
-                   << arg.error_message();
-  return arg.ok();
-}
-auto GrpcIs(grpc::StatusCode code) { return GrpcIs(code, ::testing::_); }
-
-// Field-by-field equality of two messages, the differences explained.
-MATCHER_P(EqualsProto, expected,
-          absl::StrCat(negation ? "doesn't equal " : "equals ",
-                       expected.ShortDebugString())) {
-  google::protobuf::util::MessageDifferencer differencer;
-  std::string differences;
-  differencer.ReportDifferencesToString(&differences);
-  const bool equal = differencer.Compare(expected, arg);
-  *result_listener << differences;
-  return equal;
-}
-
-// An "authorization" value: "Bearer <token>", or nothing for an empty token.
-std::string Bearer(absl::string_view token) {
-  return token.empty() ? "" : absl::StrCat("Bearer ", token);
-}
 
 // Expected records, built field by field.
 pb::Purchase MakePurchase(uint64_t seq, const std::string& brand,
@@ -242,125 +204,16 @@ struct Walk {
 
 enum class BrandFile { kPurchases, kPayments };
 
-class ListRecordsTest : public ::testing::Test {
+class ListRecordsTest : public testing::PremiumServicesTest {
  protected:
+  ListRecordsTest() : PremiumServicesTest(kToday, kAppendTime) {}
+
   void SetUp() override {
-    ASSERT_TRUE(kFastBackupPolling);
-    clock_.Set(kAppendTime);
-    PL_ASSERT_OK_AND_ASSIGN(
-        secret_, ServerSecret::LoadOrCreate(dir_.Sub(ServerSecret::kFileName)));
-    ASSERT_NO_FATAL_FAILURE(OpenLedger());
-    ASSERT_NO_FATAL_FAILURE(BootstrapAdmin());
-    ASSERT_NO_FATAL_FAILURE(StartServer());
+    ASSERT_NO_FATAL_FAILURE(PremiumServicesTest::SetUp());
     ASSERT_NO_FATAL_FAILURE(SetUpProgramsAndParties());
   }
 
-  void TearDown() override { StopServer(); }
-
-  void OpenLedger() {
-    LedgerOptions options;
-    options.data_dir = dir_.Sub("data");
-    options.create_if_missing = true;
-    options.origin = kOrigin;
-    options.indexer = &indexer_;
-    options.clock = clock_.AsFunction();
-    PL_ASSERT_OK_AND_ASSIGN(ledger_, Ledger::Open(options));
-    client_ = NewInProcessLedgerClient(ledger_.get());
-  }
-
-  // As premiumd's BootstrapAdmin.
-  void BootstrapAdmin() {
-    PL_ASSERT_OK_AND_ASSIGN(admin_token_, GenerateToken("admin_"));
-    pb::PartyRegistration admin;
-    admin.set_role(pb::ADMIN);
-    admin.set_party_id(kAdminPartyId);
-    admin.set_name("Program administrator");
-    admin.set_token_sha256(
-        std::string(merkle::HashBytes(HashToken(admin_token_))));
-    AppendRequest request;
-    request.actor = kSystemActor;
-    request.idempotency_key = "bootstrap-admin";
-    request.entries.push_back(
-        AppendEntry{kPartyRegistrationKind, admin.SerializeAsString()});
-    ASSERT_THAT(ledger_->Append(request), IsOk());
-  }
-
-  void StartServer() {
-    authenticator_ = std::make_unique<Authenticator>(client_.get());
-    admin_service_ = std::make_unique<AdminServiceImpl>(
-        client_.get(), authenticator_.get(), secret_.get(),
-        [] { return kToday; });
-    brand_service_ = std::make_unique<BrandServiceImpl>(
-        client_.get(), authenticator_.get(), UploadLimits{},
-        [] { return kToday; });
-    supplier_service_ = std::make_unique<SupplierServiceImpl>(
-        client_.get(), authenticator_.get(), secret_.get());
-    worker_service_ = std::make_unique<WorkerServiceImpl>(client_.get());
-    audit_service_ = std::make_unique<AuditServiceImpl>(
-        client_.get(), authenticator_.get(), [] { return kToday; });
-
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port);
-    builder.RegisterService(admin_service_.get());
-    builder.RegisterService(brand_service_.get());
-    builder.RegisterService(supplier_service_.get());
-    builder.RegisterService(worker_service_.get());
-    builder.RegisterService(audit_service_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    ASSERT_NE(port, 0);
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                                   grpc::InsecureChannelCredentials());
-    admin_stub_ = pb::AdminService::NewStub(channel_);
-    brand_stub_ = pb::BrandService::NewStub(channel_);
-    supplier_stub_ = pb::SupplierService::NewStub(channel_);
-  }
-
-  void StopServer() {
-    admin_stub_.reset();
-    brand_stub_.reset();
-    supplier_stub_.reset();
-    channel_.reset();
-    if (server_ != nullptr) {
-      server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
-      server_->Wait();
-      server_.reset();
-    }
-    audit_service_.reset();
-    worker_service_.reset();
-    supplier_service_.reset();
-    brand_service_.reset();
-    admin_service_.reset();
-    authenticator_.reset();
-  }
-
-  std::unique_ptr<grpc::ClientContext> Context(
-      const std::string& authorization) {
-    auto context = std::make_unique<grpc::ClientContext>();
-    context->set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
-    if (!authorization.empty()) {
-      context->AddMetadata("authorization", authorization);
-    }
-    return context;
-  }
-
   std::string As(const std::string& party) { return Bearer(tokens_[party]); }
-
-  std::string RegisterOrDie(pb::Role role, const std::string& party_id) {
-    pb::RegisterPartyRequest request;
-    request.set_request_id(absl::StrCat("reg-", party_id));
-    request.set_role(role);
-    request.set_party_id(party_id);
-    request.set_name(absl::StrCat("Party ", party_id));
-    pb::RegisterPartyResponse response;
-    EXPECT_THAT(admin_stub_->RegisterParty(Context(Bearer(admin_token_)).get(),
-                                           request, &response),
-                GrpcOk());
-    EXPECT_FALSE(response.token().empty());
-    return response.token();
-  }
 
   void AddProgramOrDie(const std::string& id, const std::string& currency,
                        const std::string& unit, const std::string& worker_rate,
@@ -397,22 +250,6 @@ class ListRecordsTest : public ::testing::Test {
     tokens_["a1"] = RegisterOrDie(pb::AUDITOR, "a1");
   }
 
-  // Streams `file` as one upload: a header, then chunks.
-  static grpc::Status Stream(grpc::ClientWriter<pb::UploadChunk>* writer,
-                             absl::string_view file) {
-    pb::UploadChunk header;
-    header.mutable_header()->set_file_name("upload.csv");
-    bool open = writer->Write(header);
-    for (size_t offset = 0; open && offset < file.size();
-         offset += kChunkBytes) {
-      pb::UploadChunk data;
-      data.set_data(std::string(file.substr(offset, kChunkBytes)));
-      open = writer->Write(data);
-    }
-    if (open) writer->WritesDone();
-    return writer->Finish();
-  }
-
   // Uploads a brand's purchases or payments (rows after the header); the
   // first seq appended.
   uint64_t SubmitOrDie(const std::string& brand, BrandFile kind,
@@ -426,7 +263,7 @@ class ListRecordsTest : public ::testing::Test {
         kind == BrandFile::kPurchases
             ? brand_stub_->SubmitPurchases(context.get(), &receipt)
             : brand_stub_->SubmitPayments(context.get(), &receipt);
-    EXPECT_THAT(Stream(writer.get(), file), GrpcOk()) << file;
+    EXPECT_THAT(testing::StreamUpload(writer.get(), file), GrpcOk()) << file;
     EXPECT_FALSE(receipt.replayed());
     return receipt.ledger().first_seq();
   }
@@ -438,8 +275,9 @@ class ListRecordsTest : public ::testing::Test {
     auto context = Context(As(supplier));
     std::unique_ptr<grpc::ClientWriter<pb::UploadChunk>> writer =
         supplier_stub_->UploadPayroll(context.get(), &response);
-    EXPECT_THAT(Stream(writer.get(), absl::StrCat(kPayrollHeader, rows)),
-                GrpcOk());
+    EXPECT_THAT(
+        testing::StreamUpload(writer.get(), absl::StrCat(kPayrollHeader, rows)),
+        GrpcOk());
     std::vector<uint64_t> seqs;
     for (const pb::PaystubCode& code : response.codes()) {
       seqs.push_back(code.seq());
@@ -550,26 +388,6 @@ class ListRecordsTest : public ::testing::Test {
         brand, BrandFile::kPayments,
         absl::StrCat(payment, ",", supplier, ",ffp,2025-01-17,1.00,USD\n"));
   }
-
-  TempDir dir_;
-  FakeClock clock_;
-  PremiumIndexer indexer_;
-  std::unique_ptr<ServerSecret> secret_;
-  std::unique_ptr<Ledger> ledger_;
-  std::unique_ptr<LedgerClient> client_;
-  std::unique_ptr<Authenticator> authenticator_;
-  std::unique_ptr<AdminServiceImpl> admin_service_;
-  std::unique_ptr<BrandServiceImpl> brand_service_;
-  std::unique_ptr<SupplierServiceImpl> supplier_service_;
-  std::unique_ptr<WorkerServiceImpl> worker_service_;
-  std::unique_ptr<AuditServiceImpl> audit_service_;
-  std::unique_ptr<grpc::Server> server_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<pb::AdminService::Stub> admin_stub_;
-  std::unique_ptr<pb::BrandService::Stub> brand_stub_;
-  std::unique_ptr<pb::SupplierService::Stub> supplier_stub_;
-  std::string admin_token_;
-  std::map<std::string, std::string> tokens_;
 };
 
 // ---------------------------------------------------------------------------
@@ -1007,39 +825,6 @@ TEST_F(ListPagesTest, ATokenStaysGoodAcrossLaterUploads) {
 // ---------------------------------------------------------------------------
 // The binaries.
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-// Runs a command to its end (killing it after 30 s).
-CommandResult RunCommand(const std::vector<std::string>& args) {
-  CommandResult result;
-  std::unique_ptr<Child> child = Child::Start(args);
-  if (child == nullptr) return result;
-  const std::optional<int> exit_code = child->WaitForExit(absl::Seconds(30));
-  if (!exit_code.has_value()) {
-    ADD_FAILURE() << absl::StrJoin(args, " ") << " did not end; killed";
-    return result;
-  }
-  result.exit_code = *exit_code;
-  result.out = child->out();
-  result.err = child->err();
-  return result;
-}
-
-// DESIGN section 8: failures print one clear line on standard error.
-void ExpectOneLine(const std::string& text) {
-  EXPECT_FALSE(text.empty());
-  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
-  EXPECT_TRUE(absl::EndsWith(text, "\n")) << text;
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  return absl::StrSplit(text, '\n', absl::SkipEmpty());
-}
-
 std::vector<std::string> Keys(const nlohmann::ordered_json& object) {
   std::vector<std::string> keys;
   for (const auto& [key, value] : object.items()) keys.push_back(key);
@@ -1050,66 +835,13 @@ std::vector<std::string> Words(const std::string& line) {
   return absl::StrSplit(line, ' ', absl::SkipEmpty());
 }
 
-class ListCliTest : public ::testing::Test {
+class ListCliTest : public PremiumdCliTest {
  protected:
-  void SetUp() override { ASSERT_TRUE(kFastBackupPolling); }
-
   void TearDown() override {
     if (premiumd_ != nullptr) {
       premiumd_->Signal(SIGTERM);
       premiumd_->WaitForExit(absl::Seconds(20));
     }
-  }
-
-  // Starts premiumd on 127.0.0.1:0 and sets `server_` from its first line,
-  // "premiumd: serving ... on 127.0.0.1:PORT".
-  void StartPremiumd() {
-    premiumd_ = Child::Start(
-        {PREMIUMD_PATH, "--data-dir", data_dir(), "--listen", "127.0.0.1:0"});
-    ASSERT_NE(premiumd_, nullptr);
-    const std::optional<std::string> line =
-        premiumd_->WaitForFirstLine(absl::Seconds(20));
-    ASSERT_TRUE(line.has_value()) << "stderr: " << premiumd_->err();
-    ASSERT_THAT(*line, StartsWith("premiumd: serving "));
-    const size_t at = line->rfind(" on 127.0.0.1:");
-    ASSERT_NE(at, std::string::npos) << *line;
-    int port = 0;
-    ASSERT_TRUE(absl::SimpleAtoi(line->substr(at + 14), &port)) << *line;
-    ASSERT_GT(port, 0);
-    server_ = absl::StrCat("127.0.0.1:", port);
-  }
-
-  void StopPremiumdAndVerify() {
-    premiumd_->Signal(SIGTERM);
-    const std::optional<int> stopped =
-        premiumd_->WaitForExit(absl::Seconds(20));
-    EXPECT_EQ(stopped, 0) << premiumd_->err();
-    premiumd_.reset();
-    const CommandResult verify =
-        RunCommand({PREMIUMD_PATH, "verify", "--data-dir", data_dir()});
-    EXPECT_EQ(verify.exit_code, 0) << verify.err;
-    EXPECT_THAT(verify.out, StartsWith("premiumd verify: OK"));
-  }
-
-  // premiumctl against `server_`, with `token_file` if not empty.
-  CommandResult Ctl(const std::string& token_file,
-                    const std::vector<std::string>& args) {
-    std::vector<std::string> command = {PREMIUMCTL_PATH, "--server", server_};
-    if (!token_file.empty()) {
-      command.insert(command.end(), {"--token-file", token_file});
-    }
-    command.insert(command.end(), args.begin(), args.end());
-    return RunCommand(command);
-  }
-
-  // Ctl that must succeed.
-  std::string CtlOrDie(const std::string& token_file,
-                       const std::vector<std::string>& args) {
-    const CommandResult result = Ctl(token_file, args);
-    EXPECT_EQ(result.exit_code, 0)
-        << absl::StrJoin(args, " ") << ": " << result.err;
-    EXPECT_EQ(result.err, "") << absl::StrJoin(args, " ");
-    return result.out;
   }
 
   // Runs a list command in json, csv and table output and checks the three
@@ -1181,18 +913,6 @@ class ListCliTest : public ::testing::Test {
     EXPECT_EQ(table.back(), absl::StrCat(want.size(), " records"));
     return seqs;
   }
-
-  std::string data_dir() const { return dir_.Sub("data"); }
-  std::string token(absl::string_view party) const {
-    return dir_.Sub(absl::StrCat(party, ".token"));
-  }
-  std::string admin_token() const {
-    return absl::StrCat(data_dir(), "/admin.token");
-  }
-
-  TempDir dir_;
-  std::unique_ptr<Child> premiumd_;
-  std::string server_;
 };
 
 TEST_F(ListCliTest, EachPartyListsItsOwnRecordsInEveryFormat) {

@@ -22,6 +22,7 @@ namespace premium {
 namespace {
 
 using ::premium::testing::IsOk;
+using ::premium::testing::IsOkAndHolds;
 using ::premium::testing::StatusIs;
 using ::premium::testing::TempDir;
 using ::testing::HasSubstr;
@@ -39,17 +40,6 @@ bool IsPrintedCode(absl::string_view code) {
     }
   }
   return true;
-}
-
-MATCHER_P(IsOkAndHolds, expected,
-          absl::StrCat(negation ? "isn't" : "is", " OK and holds ",
-                       ::testing::PrintToString(expected))) {
-  if (!arg.ok()) {
-    *result_listener << "whose status is " << arg.status();
-    return false;
-  }
-  *result_listener << "which holds " << ::testing::PrintToString(*arg);
-  return *arg == expected;
 }
 
 std::string WithoutHyphens(absl::string_view code) {

@@ -41,6 +41,7 @@
 #include "ledger/testing/ledger_testing.h"
 #include "nlohmann/json.hpp"
 #include "services/credentials.h"
+#include "services/testing/service_testing.h"
 #include "wsr/premium/v1/ledger.grpc.pb.h"
 #include "wsr/premium/v1/records.pb.h"
 
@@ -48,60 +49,25 @@ namespace premium {
 namespace {
 
 namespace pb = wsr::premium::v1;
+using ::premium::testing::Bearer;
+using ::premium::testing::Child;
+using ::premium::testing::CommandResult;
+using ::premium::testing::Context;
+using ::premium::testing::ExpectOneLine;
+using ::premium::testing::kCallTimeout;
+using ::premium::testing::kFastBackupPolling;
 using ::premium::testing::RawDb;
 using ::premium::testing::ReadFileOrDie;
+using ::premium::testing::RunCommand;
 using ::premium::testing::TempDir;
 using ::premium::testing::WriteFileOrDie;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-// gRPC 1.51 polls the connection of an idle client channel only every 5 s
-// (its "backup poller"), so a client holding an idle channel answers the
-// server's graceful-shutdown ping late and premiumd's stop waits for it. Real
-// clients with calls in flight answer at once; poll often so that this test's
-// idle channels do too, and the stop time measured is premiumd's own. Set
-// before gRPC initializes (the first channel or stub).
-const bool kFastBackupPolling =
-    setenv("GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", "100", 1) == 0;
-
 constexpr absl::Duration kStartTimeout = absl::Seconds(20);
 constexpr absl::Duration kStopTimeout = absl::Seconds(15);
-constexpr absl::Duration kCommandTimeout = absl::Seconds(30);
-constexpr absl::Duration kCallTimeout = absl::Seconds(10);
 
 // ---------------------------------------------------------------------------
-using ::premium::testing::Child;
-
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-// Runs a command to its end (killing it after `timeout`).
-CommandResult RunCommand(const std::vector<std::string>& args,
-                         absl::Duration timeout = kCommandTimeout) {
-  CommandResult result;
-  std::unique_ptr<Child> child = Child::Start(args);
-  if (child == nullptr) return result;
-  const std::optional<int> exit_code = child->WaitForExit(timeout);
-  if (!exit_code.has_value()) {
-    ADD_FAILURE() << args[0] << " " << (args.size() > 1 ? args[1] : "")
-                  << " still runs after " << timeout << "; killed";
-    return result;
-  }
-  result.exit_code = *exit_code;
-  result.out = child->out();
-  result.err = child->err();
-  return result;
-}
-
-// DESIGN section 8: failures print one clear line on standard error.
-void ExpectOneLine(const std::string& text) {
-  EXPECT_FALSE(text.empty());
-  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
-  EXPECT_TRUE(absl::EndsWith(text, "\n")) << text;
-}
 
 mode_t FileMode(const std::string& path) {
   struct stat info;
@@ -127,12 +93,7 @@ std::string FlipFirstBitOfBase64(const std::string& text) {
 
 std::unique_ptr<grpc::ClientContext> NewContext(
     absl::string_view token = {}, absl::Duration timeout = kCallTimeout) {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  if (!token.empty()) {
-    context->AddMetadata("authorization", absl::StrCat("Bearer ", token));
-  }
-  return context;
+  return Context(Bearer(token), timeout);
 }
 
 // grpc.health.v1.Health/Check through the generic stub (Debian ships no

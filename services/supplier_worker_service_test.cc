@@ -9,13 +9,8 @@
 // What is checked is what a court would ask: each worker sees their own
 // lines and no one else's, every line a code unlocks is provably in the
 // signed ledger, and nothing of a refused request is recorded.
-#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -48,6 +43,7 @@
 #include "ledger/merkle/proof.h"
 #include "ledger/premium/indexer.h"
 #include "ledger/premium/validation.h"
+#include "ledger/testing/child_process.h"
 #include "ledger/testing/ledger_testing.h"
 #include "nlohmann/json.hpp"
 #include "services/admin_service.h"
@@ -58,22 +54,32 @@
 #include "services/rate_limiter.h"
 #include "services/server_secret.h"
 #include "services/supplier_service.h"
+#include "services/testing/service_testing.h"
 #include "services/worker_service.h"
 #include "wsr/premium/v1/admin.grpc.pb.h"
 #include "wsr/premium/v1/records.pb.h"
 #include "wsr/premium/v1/supplier.grpc.pb.h"
 #include "wsr/premium/v1/worker.grpc.pb.h"
 
-extern char** environ;
-
 namespace premium {
 namespace {
 
 namespace pb = ::wsr::premium::v1;
 
+using ::premium::testing::Bearer;
+using ::premium::testing::CommandResult;
+using ::premium::testing::Context;
+using ::premium::testing::ExpectOneLine;
 using ::premium::testing::FakeClock;
+using ::premium::testing::GrpcIs;
+using ::premium::testing::GrpcOk;
 using ::premium::testing::IsOk;
+using ::premium::testing::IsPrintedCode;
+using ::premium::testing::kFastBackupPolling;
+using ::premium::testing::kTestOrigin;
+using ::premium::testing::PremiumdCliTest;
 using ::premium::testing::ReadFileOrDie;
+using ::premium::testing::RunCommand;
 using ::premium::testing::TempDir;
 using ::premium::testing::WriteFileOrDie;
 using ::testing::AllOf;
@@ -84,15 +90,6 @@ using ::testing::Not;
 using ::testing::Pair;
 using ::testing::StartsWith;
 using ::testing::UnorderedElementsAre;
-
-// gRPC polls an idle client channel only every 5 s, so a server's graceful
-// shutdown may wait that long for this test's idle channels to answer; poll
-// often. Set before gRPC initializes.
-const bool kFastBackupPolling =
-    setenv("GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", "100", 1) == 0;
-
-constexpr absl::Duration kCallTimeout = absl::Seconds(10);
-constexpr char kOrigin[] = "test.example/premium";
 
 constexpr char kPayrollHeader[] =
     "program_id,worker_id,period_start,period_end,pay_date,hours,gross_wages,"
@@ -112,39 +109,6 @@ constexpr char kS2Payroll[] =
     "program_id,worker_id,period_start,period_end,pay_date,hours,gross_wages,"
     "premium_amount,currency\n"
     "ffp,w1,2025-01-06,2025-01-12,2025-01-17,10,150.00,3.00,USD\n";
-
-// Matches a grpc::Status with the given code and a message matching `m`.
-MATCHER_P2(GrpcIs, code, message_matcher,
-           absl::StrCat(negation ? "isn't" : "is", " a grpc::Status with code ",
-                        static_cast<int>(code))) {
-  *result_listener << "whose status is " << arg.error_code() << ": "
-                   << arg.error_message();
-  return arg.error_code() == code &&
-         ::testing::ExplainMatchResult(message_matcher, arg.error_message(),
-                                       result_listener);
-}
-MATCHER(GrpcOk, negation ? "isn't OK" : "is OK") {
-  *result_listener << "whose status is " << arg.error_code() << ": "
-                   << arg.error_message();
-  return arg.ok();
-}
-auto GrpcIs(grpc::StatusCode code) { return GrpcIs(code, ::testing::_); }
-
-std::string Bearer(absl::string_view token) {
-  return token.empty() ? "" : absl::StrCat("Bearer ", token);
-}
-
-// "XXXX-XXXX-XXXX-XXXX" of Crockford base32.
-bool IsPrintedCode(absl::string_view code) {
-  constexpr absl::string_view kAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-  if (code.size() != 19) return false;
-  for (size_t i = 0; i < code.size(); ++i) {
-    const bool ok =
-        i % 5 == 4 ? code[i] == '-' : kAlphabet.find(code[i]) != kAlphabet.npos;
-    if (!ok) return false;
-  }
-  return true;
-}
 
 // What a worker might type for `code`: lower case, no hyphens.
 std::string Sloppy(absl::string_view code) {
@@ -172,12 +136,8 @@ class SupplierWorkerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(kFastBackupPolling);
-    LedgerOptions options;
-    options.data_dir = dir_.Sub("data");
-    options.create_if_missing = true;
-    options.origin = kOrigin;
-    options.indexer = &indexer_;
-    PL_ASSERT_OK_AND_ASSIGN(ledger_, Ledger::Open(options));
+    PL_ASSERT_OK_AND_ASSIGN(
+        ledger_, testing::OpenTestLedger(dir_.Sub("data"), &indexer_));
     client_ = NewInProcessLedgerClient(ledger_.get());
     authenticator_ = std::make_unique<Authenticator>(client_.get());
     PL_ASSERT_OK_AND_ASSIGN(
@@ -192,32 +152,12 @@ class SupplierWorkerTest : public ::testing::Test {
     worker_service_ =
         std::make_unique<WorkerServiceImpl>(client_.get(), limits);
 
-    // As premiumd's BootstrapAdmin.
-    PL_ASSERT_OK_AND_ASSIGN(admin_token_, GenerateToken("admin_"));
-    pb::PartyRegistration admin;
-    admin.set_role(pb::ADMIN);
-    admin.set_party_id(kAdminPartyId);
-    admin.set_name("Program administrator");
-    admin.set_token_sha256(
-        std::string(merkle::HashBytes(HashToken(admin_token_))));
-    AppendRequest request;
-    request.actor = kSystemActor;
-    request.idempotency_key = "bootstrap-admin";
-    request.entries.push_back(
-        AppendEntry{kPartyRegistrationKind, admin.SerializeAsString()});
-    ASSERT_THAT(ledger_->Append(request), IsOk());
+    PL_ASSERT_OK_AND_ASSIGN(admin_token_, testing::BootstrapAdmin(*ledger_));
 
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port);
-    builder.RegisterService(admin_service_.get());
-    builder.RegisterService(supplier_service_.get());
-    builder.RegisterService(worker_service_.get());
-    server_ = builder.BuildAndStart();
+    server_ = testing::StartLocalServer(
+        {admin_service_.get(), supplier_service_.get(), worker_service_.get()},
+        &address_);
     ASSERT_NE(server_, nullptr);
-    ASSERT_NE(port, 0);
-    address_ = absl::StrCat("127.0.0.1:", port);
     channel_ =
         grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
     admin_stub_ = pb::AdminService::NewStub(channel_);
@@ -231,34 +171,11 @@ class SupplierWorkerTest : public ::testing::Test {
     supplier_stub_.reset();
     worker_stub_.reset();
     channel_.reset();
-    if (server_ != nullptr) {
-      server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
-      server_->Wait();
-    }
-  }
-
-  std::unique_ptr<grpc::ClientContext> Context(
-      const std::string& authorization = "") {
-    auto context = std::make_unique<grpc::ClientContext>();
-    context->set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
-    if (!authorization.empty()) {
-      context->AddMetadata("authorization", authorization);
-    }
-    return context;
+    testing::StopLocalServer(&server_);
   }
 
   std::string RegisterOrDie(pb::Role role, const std::string& party_id) {
-    pb::RegisterPartyRequest request;
-    request.set_request_id(absl::StrCat("reg-", party_id));
-    request.set_role(role);
-    request.set_party_id(party_id);
-    request.set_name(absl::StrCat("Party ", party_id));
-    pb::RegisterPartyResponse response;
-    EXPECT_THAT(admin_stub_->RegisterParty(Context(Bearer(admin_token_)).get(),
-                                           request, &response),
-                GrpcOk());
-    EXPECT_FALSE(response.token().empty());
-    return response.token();
+    return testing::RegisterOrDie(*admin_stub_, admin_token_, role, party_id);
   }
 
   // Programs ffp (USD) and eu (EUR); suppliers s1 and s2, brand b1,
@@ -288,18 +205,8 @@ class SupplierWorkerTest : public ::testing::Test {
     auto context = Context(authorization);
     std::unique_ptr<grpc::ClientWriter<pb::UploadChunk>> writer =
         supplier_stub_->UploadPayroll(context.get(), &result.response);
-    pb::UploadChunk header;
-    header.mutable_header()->set_request_id(request_id);
-    header.mutable_header()->set_file_name("payroll.csv");
-    bool open = writer->Write(header);
-    for (size_t offset = 0; open && offset < file.size();
-         offset += chunk_bytes) {
-      pb::UploadChunk data;
-      data.set_data(std::string(file.substr(offset, chunk_bytes)));
-      open = writer->Write(data);
-    }
-    if (open) writer->WritesDone();
-    result.status = writer->Finish();
+    result.status = testing::StreamUpload(writer.get(), file, chunk_bytes,
+                                          request_id, "payroll.csv");
     return result;
   }
 
@@ -381,7 +288,7 @@ class SupplierWorkerTest : public ::testing::Test {
                             ledger_->RootAt(checkpoint.tree_size()));
     EXPECT_EQ(root, ledger_root);
 
-    EXPECT_EQ(checkpoint.origin(), kOrigin);
+    EXPECT_EQ(checkpoint.origin(), kTestOrigin);
     EXPECT_EQ(checkpoint.body(),
               CheckpointBody(Checkpoint{checkpoint.origin(),
                                         checkpoint.tree_size(), root}));
@@ -968,87 +875,6 @@ TEST_F(SupplierWorkerTest, WorkersWithTheLongestIdsMayDispute) {
 // ---------------------------------------------------------------------------
 // The binaries, as a supplier and a worker drive them.
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-// Starts `args` with standard output and error sent to files; -1 on failure.
-pid_t Spawn(const std::vector<std::string>& args, const std::string& out_path,
-            const std::string& err_path) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  for (const int signal_number : {SIGINT, SIGTERM, SIGPIPE, SIGHUP}) {
-    sigaddset(&defaults, signal_number);
-  }
-  sigset_t mask;
-  sigemptyset(&mask);
-  posix_spawnattr_setsigdefault(&attributes, &defaults);
-  posix_spawnattr_setsigmask(&attributes, &mask);
-  posix_spawnattr_setflags(&attributes,
-                           POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-  std::vector<char*> argv;
-  for (const std::string& arg : args) {
-    argv.push_back(const_cast<char*>(arg.c_str()));
-  }
-  argv.push_back(nullptr);
-  // The children must not pick up a server or token from the environment.
-  std::vector<char*> envp;
-  for (char** variable = environ; *variable != nullptr; ++variable) {
-    if (!absl::StartsWith(*variable, "PREMIUM_")) envp.push_back(*variable);
-  }
-  envp.push_back(nullptr);
-  pid_t pid = -1;
-  const int spawned = posix_spawn(&pid, argv[0], &actions, &attributes,
-                                  argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  if (spawned != 0) {
-    ADD_FAILURE() << "posix_spawn " << args[0] << " failed: " << spawned;
-    return -1;
-  }
-  return pid;
-}
-
-// The exit code (128 + N when killed by signal N); kills the child and
-// returns nullopt when it still runs after `timeout`.
-std::optional<int> WaitForExit(pid_t pid, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  for (;;) {
-    int status = 0;
-    const pid_t done = waitpid(pid, &status, WNOHANG);
-    if (done == pid) {
-      return WIFEXITED(status)     ? WEXITSTATUS(status)
-             : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
-                                   : -1;
-    }
-    if (done < 0) return std::nullopt;
-    if (absl::Now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      return std::nullopt;
-    }
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-}
-
-// DESIGN section 8: a failure is one clear line on standard error.
-void ExpectOneLine(const std::string& text) {
-  EXPECT_FALSE(text.empty());
-  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
-  EXPECT_TRUE(absl::EndsWith(text, "\n")) << text;
-}
-
 // A WorkerService that answers with the real service's lookup, altered: what
 // a compromised or buggy server could send a worker's premiumctl.
 class TamperingWorkerService final : public pb::WorkerService::Service {
@@ -1116,123 +942,33 @@ TEST_F(SupplierWorkerTest, PremiumctlRefusesALineThatIsNotTheProvenOne) {
   for (const auto& [name, tamper] : tamperings) {
     SCOPED_TRACE(name);
     TamperingWorkerService tampering(worker_service_.get(), tamper);
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port);
-    builder.RegisterService(&tampering);
-    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+    std::string address;
+    std::unique_ptr<grpc::Server> server =
+        testing::StartLocalServer({&tampering}, &address);
     ASSERT_NE(server, nullptr);
-    const std::string out = dir_.Sub("tamper.out");
-    const std::string err = dir_.Sub("tamper.err");
-    const pid_t pid =
-        Spawn({PREMIUMCTL_PATH, "--server", absl::StrCat("127.0.0.1:", port),
-               "worker", "lookup", "--code", codes[0]},
-              out, err);
-    ASSERT_GT(pid, 0);
-    const std::optional<int> exit_code = WaitForExit(pid, absl::Seconds(30));
-    server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
-    server->Wait();
-    ASSERT_TRUE(exit_code.has_value());
+    const CommandResult lookup =
+        RunCommand({PREMIUMCTL_PATH, "--server", address, "worker", "lookup",
+                    "--code", codes[0]});
+    testing::StopLocalServer(&server);
+    // -1: premiumctl did not start or did not end.
+    ASSERT_NE(lookup.exit_code, -1);
     if (name == "nothing") {
-      EXPECT_EQ(*exit_code, 0) << ReadFileOrDie(err);
-      EXPECT_THAT(ReadFileOrDie(out), HasSubstr("verified:"));
+      EXPECT_EQ(lookup.exit_code, 0) << lookup.err;
+      EXPECT_THAT(lookup.out, HasSubstr("verified:"));
       continue;
     }
-    EXPECT_NE(*exit_code, 0) << ReadFileOrDie(out);
-    EXPECT_THAT(ReadFileOrDie(out), Not(HasSubstr("verified")));
-    EXPECT_THAT(ReadFileOrDie(err),
+    EXPECT_NE(lookup.exit_code, 0) << lookup.out;
+    EXPECT_THAT(lookup.out, Not(HasSubstr("verified")));
+    EXPECT_THAT(lookup.err,
                 AllOf(HasSubstr("DATA_LOSS"), HasSubstr("does not verify")));
   }
 }
 
-class CliTest : public ::testing::Test {
+class CliTest : public PremiumdCliTest {
  protected:
-  void TearDown() override {
-    if (premiumd_ > 0) {
-      kill(premiumd_, SIGKILL);
-      int status = 0;
-      waitpid(premiumd_, &status, 0);
-    }
-  }
-
-  CommandResult Run(const std::vector<std::string>& args) {
-    const int n = ++commands_;
-    const std::string out = dir_.Sub(absl::StrCat("cmd", n, ".out"));
-    const std::string err = dir_.Sub(absl::StrCat("cmd", n, ".err"));
-    CommandResult result;
-    const pid_t pid = Spawn(args, out, err);
-    if (pid < 0) return result;
-    const std::optional<int> exit_code = WaitForExit(pid, absl::Seconds(30));
-    if (!exit_code.has_value()) {
-      ADD_FAILURE() << args[0] << " " << args[1] << " did not end; killed";
-      return result;
-    }
-    result.exit_code = *exit_code;
-    result.out = ReadFileOrDie(out);
-    result.err = ReadFileOrDie(err);
-    return result;
-  }
-
-  // premiumctl against `server_`, with `token_file` if not empty.
-  CommandResult Ctl(const std::string& token_file,
-                    const std::vector<std::string>& args) {
-    std::vector<std::string> command = {PREMIUMCTL_PATH, "--server", server_};
-    if (!token_file.empty()) {
-      command.insert(command.end(), {"--token-file", token_file});
-    }
-    command.insert(command.end(), args.begin(), args.end());
-    return Run(command);
-  }
-
-  // Starts premiumd on 127.0.0.1:0 and sets `server_` to "127.0.0.1:PORT"
-  // from its first line of output.
-  void StartPremiumd() {
-    const std::string out = dir_.Sub("premiumd.out");
-    premiumd_ = Spawn(
-        {PREMIUMD_PATH, "--data-dir", data_dir(), "--listen", "127.0.0.1:0"},
-        out, dir_.Sub("premiumd.err"));
-    ASSERT_GT(premiumd_, 0);
-    const absl::Time deadline = absl::Now() + absl::Seconds(20);
-    while (absl::Now() < deadline) {
-      const std::string text = ReadFileOrDie(out);
-      const size_t newline = text.find('\n');
-      if (newline != std::string::npos) {
-        const std::string line = text.substr(0, newline);
-        const size_t at = line.rfind(" on 127.0.0.1:");
-        int port = 0;
-        ASSERT_NE(at, std::string::npos) << line;
-        ASSERT_TRUE(absl::SimpleAtoi(line.substr(at + 14), &port)) << line;
-        ASSERT_GT(port, 0);
-        server_ = absl::StrCat("127.0.0.1:", port);
-        return;
-      }
-      int status = 0;
-      if (waitpid(premiumd_, &status, WNOHANG) == premiumd_) {
-        premiumd_ = -1;
-        FAIL() << "premiumd exited: "
-               << ReadFileOrDie(dir_.Sub("premiumd.err"));
-      }
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    FAIL() << "premiumd did not start";
-  }
-
-  void StopPremiumdAndVerify() {
-    ASSERT_EQ(kill(premiumd_, SIGTERM), 0);
-    const std::optional<int> stopped =
-        WaitForExit(premiumd_, absl::Seconds(20));
-    premiumd_ = -1;
-    EXPECT_EQ(stopped, 0);
-    const CommandResult verify =
-        Run({PREMIUMD_PATH, "verify", "--data-dir", data_dir()});
-    EXPECT_EQ(verify.exit_code, 0) << verify.err;
-    EXPECT_THAT(verify.out, StartsWith("premiumd verify: OK"));
-  }
-
   // The program ffp and supplier s1, whose token goes to s1.token.
   void SetUpProgramAndSupplier() {
-    const std::string admin_token = absl::StrCat(data_dir(), "/admin.token");
+    const std::string admin_token = this->admin_token();
     const CommandResult program = Ctl(
         admin_token, {"program", "add", "--id", "ffp", "--name",
                       "Fair Food Program", "--currency", "USD", "--unit", "lb",
@@ -1259,13 +995,7 @@ class CliTest : public ::testing::Test {
     return rows;
   }
 
-  std::string data_dir() const { return dir_.Sub("data"); }
-  std::string supplier_token() const { return dir_.Sub("s1.token"); }
-
-  TempDir dir_;
-  pid_t premiumd_ = -1;
-  std::string server_;
-  int commands_ = 0;
+  std::string supplier_token() const { return token("s1"); }
 };
 
 TEST_F(CliTest, ASupplierUploadsAndAWorkerLooksUpAndDisputes) {

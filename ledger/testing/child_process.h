@@ -1,7 +1,8 @@
 // A child process for tests that drive the binaries as a user would
 // (premiumd, premiumctl): standard output and error are read into memory by
 // background threads, so the child never blocks on a full pipe, and a child
-// still running when the object goes is killed.
+// still running when the object goes is killed. RunCommand runs one to its
+// end; ExpectOneLine and Lines check what it printed.
 #ifndef PREMIUM_LEDGER_TESTING_CHILD_PROCESS_H_
 #define PREMIUM_LEDGER_TESTING_CHILD_PROCESS_H_
 
@@ -11,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -20,6 +22,8 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -189,6 +193,49 @@ class Child {
   bool out_closed_ ABSL_GUARDED_BY(mu_) = false;
   bool err_closed_ ABSL_GUARDED_BY(mu_) = false;
 };
+
+// What a command that ran to its end printed, and how it ended.
+struct CommandResult {
+  int exit_code = -1;  // -1 if it could not start or was killed.
+  std::string out;
+  std::string err;
+  absl::Duration elapsed;  // From start to exit (or to the kill).
+};
+
+// Runs `args` (args[0] a path) to its end. A command still running after
+// `timeout` is killed and a test failure: a hung binary must not hang the
+// test binary with it.
+inline CommandResult RunCommand(const std::vector<std::string>& args,
+                                absl::Duration timeout = absl::Seconds(30)) {
+  CommandResult result;
+  const absl::Time start = absl::Now();
+  std::unique_ptr<Child> child = Child::Start(args);
+  if (child == nullptr) return result;
+  const std::optional<int> exit_code = child->WaitForExit(timeout);
+  result.elapsed = absl::Now() - start;
+  if (!exit_code.has_value()) {
+    ADD_FAILURE() << absl::StrJoin(args, " ") << " still runs after " << timeout
+                  << "; killed";
+    return result;
+  }
+  result.exit_code = *exit_code;
+  result.out = child->out();
+  result.err = child->err();
+  return result;
+}
+
+// DESIGN section 8: a failing command prints one clear line on standard
+// error. Checks `text` is exactly one non-empty, newline-ended line.
+inline void ExpectOneLine(const std::string& text) {
+  EXPECT_FALSE(text.empty());
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
+  EXPECT_TRUE(absl::EndsWith(text, "\n")) << text;
+}
+
+// The non-empty lines of `text`, without their newlines.
+inline std::vector<std::string> Lines(const std::string& text) {
+  return absl::StrSplit(text, '\n', absl::SkipEmpty());
+}
 
 }  // namespace premium::testing
 

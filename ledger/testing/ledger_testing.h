@@ -1,6 +1,6 @@
-// Shared helpers of the ledger's tests: a temporary directory, status
-// matchers, a fake clock, a test Indexer and raw access to a closed ledger's
-// RocksDB database (for tampering). Header-only; test code only.
+// Shared helpers of the ledger's tests: a temporary directory, status and
+// proto matchers, a fake clock, a test Indexer and raw access to a closed
+// ledger's RocksDB database (for tampering). Header-only; test code only.
 #ifndef PREMIUM_LEDGER_TESTING_LEDGER_TESTING_H_
 #define PREMIUM_LEDGER_TESTING_LEDGER_TESTING_H_
 
@@ -24,6 +24,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "ledger/ledger.h"
 #include "ledger/storage/format.h"
@@ -68,6 +69,29 @@ MATCHER(IsOk, negation ? "isn't OK" : "is OK") {
   const absl::Status& status = ::premium::testing::GetStatus(arg);
   *result_listener << "whose status is " << status;
   return status.ok();
+}
+
+// Matches an OK absl::StatusOr<T> whose value matches `matcher` (a matcher
+// or a plain value, compared with ==).
+MATCHER_P(IsOkAndHolds, matcher, "is OK and holds a matching value") {
+  if (!arg.ok()) {
+    *result_listener << "whose status is " << arg.status();
+    return false;
+  }
+  return ::testing::ExplainMatchResult(matcher, *arg, result_listener);
+}
+
+// Field-by-field equality of two protocol buffer messages, the differences
+// explained (gMock has no proto matcher of its own).
+MATCHER_P(EqualsProto, expected,
+          absl::StrCat(negation ? "doesn't equal " : "equals ",
+                       expected.ShortDebugString())) {
+  google::protobuf::util::MessageDifferencer differencer;
+  std::string differences;
+  differencer.ReportDifferencesToString(&differences);
+  const bool equal = differencer.Compare(expected, arg);
+  *result_listener << differences;
+  return equal;
 }
 
 #define PL_CONCAT_INNER(a, b) a##b

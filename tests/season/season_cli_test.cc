@@ -53,6 +53,8 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 using ::premium::testing::Child;
+using ::premium::testing::CommandResult;
+using ::premium::testing::RunCommand;
 
 constexpr absl::Duration kCommandTimeout = absl::Seconds(30);
 constexpr absl::Duration kStartTimeout = absl::Seconds(20);
@@ -181,28 +183,6 @@ std::string UtcToday() {
 
 double Seconds(absl::Time since) {
   return absl::ToDoubleSeconds(absl::Now() - since);
-}
-
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-// Runs a command to its end (killing it after kCommandTimeout).
-CommandResult RunCommand(const std::vector<std::string>& args) {
-  CommandResult result;
-  std::unique_ptr<Child> child = Child::Start(args);
-  if (child == nullptr) return result;
-  const std::optional<int> exit_code = child->WaitForExit(kCommandTimeout);
-  if (!exit_code.has_value()) {
-    result.err = "did not end; killed";
-    return result;
-  }
-  result.exit_code = *exit_code;
-  result.out = child->out();
-  result.err = child->err();
-  return result;
 }
 
 // The season's parameters: small, so that the test stays within seconds.
@@ -353,7 +333,7 @@ class CliSeason {
     }
     command.insert(command.end(), args.begin(), args.end());
     ++commands_;
-    const CommandResult result = RunCommand(command);
+    const CommandResult result = RunCommand(command, kCommandTimeout);
     if (result.exit_code != 0 || !result.err.empty()) {
       return absl::InternalError(
           absl::StrCat("premiumctl ", absl::StrJoin(args, " "), ": exit ",
@@ -499,8 +479,8 @@ class CliSeason {
         premiumd_->WaitForExit(absl::Seconds(20));
     EXPECT_EQ(stopped, 0) << premiumd_->err();
     premiumd_.reset();
-    const CommandResult verify =
-        RunCommand({PREMIUMD_PATH, "verify", "--data-dir", data_dir()});
+    const CommandResult verify = RunCommand(
+        {PREMIUMD_PATH, "verify", "--data-dir", data_dir()}, kCommandTimeout);
     EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
     EXPECT_TRUE(absl::StartsWith(verify.out, "premiumd verify: OK"))
         << verify.out;

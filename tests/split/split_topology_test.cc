@@ -44,6 +44,7 @@
 #include "ledger/testing/ledger_testing.h"
 #include "nlohmann/json.hpp"
 #include "services/credentials.h"
+#include "services/testing/service_testing.h"
 #include "wsr/premium/v1/admin.grpc.pb.h"
 #include "wsr/premium/v1/entry.pb.h"
 #include "wsr/premium/v1/ledger.grpc.pb.h"
@@ -52,23 +53,21 @@ namespace premium {
 namespace {
 
 namespace pb = wsr::premium::v1;
+using ::premium::testing::Bearer;
+using ::premium::testing::Child;
+using ::premium::testing::CommandResult;
+using ::premium::testing::Context;
+using ::premium::testing::kCallTimeout;
+using ::premium::testing::kFastBackupPolling;
 using ::premium::testing::ReadFileOrDie;
+using ::premium::testing::RunCommand;
 using ::premium::testing::TempDir;
 using ::premium::testing::WriteFileOrDie;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-// gRPC 1.51 polls the connection of an idle client channel only every 5 s,
-// so an idle client (this test, or the front process's channel to the
-// ledger) answers a server's graceful-shutdown ping late and the server's
-// stop waits for it. Set before gRPC initializes; the children inherit it.
-const bool kFastBackupPolling =
-    setenv("GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", "100", 1) == 0;
-
 constexpr absl::Duration kStartTimeout = absl::Seconds(20);
 constexpr absl::Duration kStopTimeout = absl::Seconds(15);
-constexpr absl::Duration kCommandTimeout = absl::Seconds(30);
-constexpr absl::Duration kCallTimeout = absl::Seconds(10);
 // premiumctl's own deadline for each call (its --timeout).
 constexpr int kCtlTimeoutSeconds = 5;
 // How long a call through a front process with a broken ledger link may
@@ -77,34 +76,6 @@ constexpr int kCtlTimeoutSeconds = 5;
 constexpr absl::Duration kFailFastMax = absl::Seconds(4);
 
 // ---------------------------------------------------------------------------
-using ::premium::testing::Child;
-
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-  absl::Duration elapsed;
-};
-
-// Runs a command to its end (killing it after `timeout`).
-CommandResult RunCommand(const std::vector<std::string>& args,
-                         absl::Duration timeout = kCommandTimeout) {
-  CommandResult result;
-  const absl::Time start = absl::Now();
-  std::unique_ptr<Child> child = Child::Start(args);
-  if (child == nullptr) return result;
-  const std::optional<int> exit_code = child->WaitForExit(timeout);
-  result.elapsed = absl::Now() - start;
-  if (!exit_code.has_value()) {
-    ADD_FAILURE() << absl::StrJoin(args, " ") << " still runs after " << timeout
-                  << "; killed";
-    return result;
-  }
-  result.exit_code = *exit_code;
-  result.out = child->out();
-  result.err = child->err();
-  return result;
-}
 
 std::string Describe(const CommandResult& result) {
   return absl::StrCat("exit ", result.exit_code, "\nstdout: ", result.out,
@@ -122,12 +93,7 @@ void ExpectFailsWithOneLine(const CommandResult& result,
 }
 
 std::unique_ptr<grpc::ClientContext> NewContext(absl::string_view token = {}) {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
-  if (!token.empty()) {
-    context->AddMetadata("authorization", absl::StrCat("Bearer ", token));
-  }
-  return context;
+  return Context(Bearer(token), kCallTimeout);
 }
 
 // premiumd's first line, "premiumd: serving <what> on 127.0.0.1:<port>", as

@@ -46,6 +46,10 @@
 namespace premium {
 namespace {
 
+using ::premium::testing::Child;
+using ::premium::testing::CommandResult;
+using ::premium::testing::ExpectOneLine;
+using ::premium::testing::RunCommand;
 using ::premium::testing::TempDir;
 using ::premium::testing::WriteFileOrDie;
 using ::testing::HasSubstr;
@@ -54,40 +58,8 @@ using ::testing::StartsWith;
 
 constexpr absl::Duration kStartTimeout = absl::Seconds(20);
 constexpr absl::Duration kStopTimeout = absl::Seconds(15);
-constexpr absl::Duration kCommandTimeout = absl::Seconds(30);
 
 // ---------------------------------------------------------------------------
-using ::premium::testing::Child;
-
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-// Runs a command to its end (killing it after `timeout`).
-CommandResult RunCommand(const std::vector<std::string>& args,
-                         absl::Duration timeout = kCommandTimeout) {
-  CommandResult result;
-  std::unique_ptr<Child> child = Child::Start(args);
-  if (child == nullptr) return result;
-  const std::optional<int> exit_code = child->WaitForExit(timeout);
-  if (!exit_code.has_value()) {
-    ADD_FAILURE() << args[0] << " still runs after " << timeout << "; killed";
-    return result;
-  }
-  result.exit_code = *exit_code;
-  result.out = child->out();
-  result.err = child->err();
-  return result;
-}
-
-// DESIGN section 8: failures print one clear line on standard error.
-void ExpectOneLine(const std::string& text) {
-  EXPECT_FALSE(text.empty());
-  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
-  EXPECT_TRUE(absl::EndsWith(text, "\n")) << text;
-}
 
 // A failed premiumctl run: non-zero, nothing on stdout, one line on stderr.
 void ExpectCtlFailure(const CommandResult& result) {
