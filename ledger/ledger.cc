@@ -348,8 +348,8 @@ absl::Status Ledger::Impl::Load() {
   if (!size_bytes->has_value()) {
     return absl::DataLossError("the ledger has no stored tree size");
   }
-  absl::StatusOr<uint64_t> tree_size = storage::DecodeFixed64(**size_bytes);
-  if (!tree_size.ok()) return absl::DataLossError("malformed stored tree size");
+  absl::StatusOr<uint64_t> tree_size = storage::DecodeTreeSize(**size_bytes);
+  if (!tree_size.ok()) return tree_size.status();
 
   absl::StatusOr<merkle::CompactRange> range = RangeAt(*tree_size);
   if (!range.ok()) return range.status();
@@ -1177,6 +1177,7 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(LedgerOptions options) {
                            ? storage::Store::Mode::kReadWriteCreate
                            : storage::Store::Mode::kReadWrite;
   store_options.block_cache_bytes = options.block_cache_bytes;
+  store_options.write_buffer_bytes = options.write_buffer_bytes;
   absl::StatusOr<std::unique_ptr<storage::Store>> store =
       storage::Store::Open(store_options);
   if (!store.ok()) return store.status();

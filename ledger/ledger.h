@@ -96,6 +96,9 @@ struct LedgerOptions {
   // Entries returned by one ReadEntries call at most.
   size_t read_entries_max = 10'000;
   size_t block_cache_bytes = 64 << 20;
+  // Memtables of all column families together; with the block cache, what
+  // bounds the ledger's memory.
+  size_t write_buffer_bytes = 128 << 20;
 };
 
 struct AppendEntry {

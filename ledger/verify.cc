@@ -23,6 +23,19 @@ absl::Status BadSeq(VerifyReport* report, uint64_t seq,
   return absl::DataLossError(absl::StrCat("seq ", seq, ": ", what));
 }
 
+// The request whose entries the Verifier is walking. Outside the class
+// because clang (14) does not see a nested struct with default member
+// initializers as default-constructible inside its enclosing class, so
+// std::optional<OpenRequest>::emplace() would not compile there.
+struct OpenRequest {
+  uint64_t first_seq = 0;
+  uint32_t entry_count = 0;
+  std::string actor;
+  std::string idempotency_key;
+  int64_t append_time_micros = 0;
+  std::unique_ptr<storage::RequestFingerprinter> fingerprinter;
+};
+
 // Walks the ledger's records in order, once, and recomputes everything the
 // stored records claim. One instance verifies one data directory.
 class Verifier {
@@ -33,16 +46,6 @@ class Verifier {
   absl::Status Run();
 
  private:
-  // The request whose entries are being walked.
-  struct OpenRequest {
-    uint64_t first_seq = 0;
-    uint32_t entry_count = 0;
-    std::string actor;
-    std::string idempotency_key;
-    int64_t append_time_micros = 0;
-    std::unique_ptr<storage::RequestFingerprinter> fingerprinter;
-  };
-
   absl::Status OpenStore();
   absl::Status ReadMeta();
   absl::Status CheckEntry(uint64_t seq, absl::string_view bytes);
@@ -64,6 +67,7 @@ class Verifier {
   uint64_t tree_size_ = 0;
   merkle::CompactRange range_;
   int64_t last_append_time_micros_ = 0;
+  // The request whose entries are being walked.
   std::optional<OpenRequest> request_;
   // Node keys are in the order appends complete them (format.h), the order
   // CompactRange reports them: one sequential walk checks them all.
@@ -118,9 +122,9 @@ absl::Status Verifier::ReadMeta() {
       store_->Get(Family::kMeta, storage::kMetaTreeSize);
   if (!size.ok()) return size.status();
   absl::StatusOr<uint64_t> tree_size =
-      size->has_value() ? storage::DecodeFixed64(**size)
+      size->has_value() ? storage::DecodeTreeSize(**size)
                         : absl::DataLossError("missing tree size");
-  if (!tree_size.ok()) return absl::DataLossError("malformed tree size");
+  if (!tree_size.ok()) return tree_size.status();
   tree_size_ = *tree_size;
   report_->tree_size = tree_size_;
   absl::StatusOr<std::optional<std::string>> staged =
@@ -387,9 +391,12 @@ absl::Status Verifier::CheckDerivedKeys(uint64_t seq, const Entry& entry) {
     absl::StatusOr<std::optional<std::string>> present =
         store_->Get(Family::kIndex, storage::LookupIndexKey(key, seq));
     if (!present.ok()) return present.status();
-    if (!present->has_value()) {
-      return BadSeq(report_, seq,
-                    absl::StrCat("lookup key \"", key, "\" is missing"));
+    // A lookup key holds nothing: a value there was written behind the
+    // ledger's back.
+    if (!present->has_value() || !(*present)->empty()) {
+      return BadSeq(
+          report_, seq,
+          absl::StrCat("lookup key \"", key, "\" is missing or holds a value"));
     }
   }
   derived_keys_ += keys.unique_keys.size() + keys.lookup_keys.size();

@@ -64,6 +64,9 @@ struct ServeFlags {
   std::string ledger_tls_ca;
   std::string ledger_tls_cert;
   std::string ledger_tls_key;
+  // The ledger's memory: RocksDB's memtables and block cache.
+  size_t write_buffer_mib = 128;
+  size_t block_cache_mib = 64;
 };
 
 // The token front services present to the ledger: made on first start.
@@ -288,6 +291,8 @@ int ServeEmbedded(const ServeFlags& flags, const sigset_t& stop_signals) {
   options.create_if_missing = true;
   options.origin = flags.origin;
   options.indexer = &indexer;
+  options.write_buffer_bytes = flags.write_buffer_mib << 20;
+  options.block_cache_bytes = flags.block_cache_mib << 20;
   absl::StatusOr<std::unique_ptr<Ledger>> ledger = Ledger::Open(options);
   if (!ledger.ok()) {
     spdlog::error("cannot open the ledger in {}: {}", flags.data_dir,
@@ -452,6 +457,14 @@ int main(int argc, char** argv) {
                  "with --ledger-tls-ca: client certificate for the ledger");
   app.add_option("--ledger-tls-key", serve.ledger_tls_key,
                  "with --ledger-tls-ca: its private key");
+  app.add_option("--write-buffer-mib", serve.write_buffer_mib,
+                 "memory for the ledger's memtables, all together")
+      ->check(CLI::Range(1, 16384))
+      ->capture_default_str();
+  app.add_option("--block-cache-mib", serve.block_cache_mib,
+                 "memory for the ledger's block cache")
+      ->check(CLI::Range(1, 65536))
+      ->capture_default_str();
 
   std::string verify_dir;
   CLI::App* verify =

@@ -4,11 +4,13 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "clients/checkpoint_json.h"
 #include "clients/premiumctl/commands.h"
-#include "ledger/merkle/proof.h"
+#include "clients/verify_answers.h"
 #include "ledger/util/files.h"
 #include "services/grpc_status.h"
 #include "wsr/premium/v1/ledger.grpc.pb.h"
@@ -18,12 +20,9 @@ namespace {
 
 namespace pb = wsr::premium::v1;
 
-constexpr size_t kCheckpointFileBytesMax = 64 * 1024;
-
-// ReadSmallFile's NotFound and WriteNewFile's AlreadyExists carry only the
-// path, which the caller already prints: say what is wrong with it instead.
+// WriteNewFile's AlreadyExists carries only the path, which the caller
+// already prints: say what is wrong with it instead.
 std::string FileProblem(const absl::Status& status) {
-  if (absl::IsNotFound(status)) return "no such file";
   if (absl::IsAlreadyExists(status)) return "file exists (never overwritten)";
   return std::string(status.message());
 }
@@ -82,85 +81,42 @@ absl::Status Checkpoint(const Connection& connection,
   return absl::OkStatus();
 }
 
-absl::StatusOr<pb::Checkpoint> ReadCheckpointFile(const std::string& path) {
-  absl::StatusOr<std::string> text =
-      ReadSmallFile(path, kCheckpointFileBytesMax);
-  if (!text.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--from ", path, ": ", FileProblem(text.status())));
-  }
-  const nlohmann::json json =
-      nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--from ", path, ": not valid JSON"));
-  }
-  absl::StatusOr<pb::Checkpoint> checkpoint = CheckpointFromJson(json);
-  if (!checkpoint.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--from ", path, ": ", checkpoint.status().message()));
-  }
-  return checkpoint;
-}
-
 absl::Status Consistency(const Connection& connection,
                          const std::string& from_path) {
-  absl::StatusOr<pb::Checkpoint> old_checkpoint = ReadCheckpointFile(from_path);
-  if (!old_checkpoint.ok()) return old_checkpoint.status();
   // The key in the checkpoint the user already holds is the trust anchor.
-  absl::StatusOr<std::unique_ptr<CheckpointVerifier>> trusted =
-      CheckpointVerifier::FromPublicKeyPem(old_checkpoint->public_key_pem());
-  if (!trusted.ok()) return trusted.status();
-  if (absl::Status s = VerifyCheckpoint(*old_checkpoint, **trusted); !s.ok()) {
+  absl::StatusOr<TrustAnchor> anchor = ReadCheckpointAnchor(from_path);
+  if (!anchor.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--from ", from_path, ": ", s.message()));
+        absl::StrCat("--from ", from_path, ": ", anchor.status().message()));
   }
+  const pb::Checkpoint& old_checkpoint = *anchor->checkpoint;
   absl::StatusOr<pb::Checkpoint> new_checkpoint = FetchCheckpoint(connection);
   if (!new_checkpoint.ok()) return new_checkpoint.status();
-  if (absl::Status s = VerifyCheckpoint(*new_checkpoint, **trusted); !s.ok()) {
-    return absl::DataLossError(
-        absl::StrCat("INCONSISTENT: the server's checkpoint: ", s.message()));
-  }
-  if (new_checkpoint->origin() != old_checkpoint->origin()) {
-    return absl::DataLossError(
-        "INCONSISTENT: the server's checkpoint names another origin");
-  }
-  if (new_checkpoint->tree_size() < old_checkpoint->tree_size()) {
-    return absl::DataLossError(absl::StrCat(
-        "INCONSISTENT: the ledger shrank from ", old_checkpoint->tree_size(),
-        " to ", new_checkpoint->tree_size(), " entries"));
+  // Refused before a proof is asked for: there is none for a smaller tree.
+  if (absl::Status s = VerifyLaterCheckpoint(old_checkpoint, *new_checkpoint);
+      !s.ok()) {
+    return absl::DataLossError(absl::StrCat("INCONSISTENT: ", s.message()));
   }
 
   auto stub = pb::LedgerService::NewStub(connection.channel());
   pb::GetConsistencyProofRequest request;
-  request.set_old_size(old_checkpoint->tree_size());
+  request.set_old_size(old_checkpoint.tree_size());
   request.set_new_size(new_checkpoint->tree_size());
   pb::GetConsistencyProofResponse response;
   const grpc::Status status = stub->GetConsistencyProof(
       connection.NewContext().get(), request, &response);
   if (!status.ok()) return FromGrpcStatus(status);
-  std::vector<merkle::Hash> proof;
-  for (const std::string& bytes : response.hashes()) {
-    absl::StatusOr<merkle::Hash> hash = merkle::HashFromBytes(bytes);
-    if (!hash.ok()) {
-      return absl::DataLossError("INCONSISTENT: malformed proof hash");
-    }
-    proof.push_back(*hash);
-  }
-  const absl::Status verified = merkle::VerifyConsistency(
-      old_checkpoint->tree_size(), new_checkpoint->tree_size(),
-      *merkle::HashFromBytes(old_checkpoint->root_hash()),
-      *merkle::HashFromBytes(new_checkpoint->root_hash()), proof);
-  if (!verified.ok()) {
-    return absl::DataLossError(absl::StrCat(
-        "INCONSISTENT: the consistency proof from ",
-        old_checkpoint->tree_size(), " to ", new_checkpoint->tree_size(),
-        " does not verify: ", verified.message()));
+  const std::vector<std::string> proof(response.hashes().begin(),
+                                       response.hashes().end());
+  if (absl::Status s =
+          VerifyConsistencyAnswer(old_checkpoint, *new_checkpoint, proof);
+      !s.ok()) {
+    return absl::DataLossError(absl::StrCat("INCONSISTENT: ", s.message()));
   }
   if (connection.output() == OutputFormat::kJson) {
     nlohmann::ordered_json json;
     json["consistent"] = true;
-    json["old_tree_size"] = old_checkpoint->tree_size();
+    json["old_tree_size"] = old_checkpoint.tree_size();
     json["new_tree_size"] = new_checkpoint->tree_size();
     json["checkpoint"] = CheckpointToJson(*new_checkpoint);
     std::cout << json.dump(2) << "\n";
@@ -168,7 +124,7 @@ absl::Status Consistency(const Connection& connection,
     std::printf(
         "consistent: the ledger grew from %llu to %llu entries and kept "
         "every earlier one\n",
-        static_cast<unsigned long long>(old_checkpoint->tree_size()),
+        static_cast<unsigned long long>(old_checkpoint.tree_size()),
         static_cast<unsigned long long>(new_checkpoint->tree_size()));
   }
   return absl::OkStatus();

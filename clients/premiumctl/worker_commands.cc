@@ -1,22 +1,25 @@
 // premiumctl worker lookup | dispute: the paystub code is the credential.
-// A lookup is checked here, not trusted: the line's entry bytes must hash to
-// a leaf that the inclusion proof ties to the root of a checkpoint signed by
-// the key the checkpoint names (compare its fingerprint with the one your
-// program publishes), and the line shown must be the one in those bytes.
+// A lookup is checked here, not trusted (VerifyWorkerLookup): the line's
+// entry bytes must hash to a leaf that the inclusion proof ties to the root
+// of a signed checkpoint, and the line shown must be the one in those bytes.
+// The key the checkpoint must be signed by comes from --public-key or
+// --checkpoint (whose tree the lookup's must extend); without either, only
+// the key the server names can be used, and its fingerprint is printed for a
+// person to compare with the one the program publishes.
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "clients/checkpoint_json.h"
 #include "clients/premiumctl/commands.h"
-#include "ledger/merkle/proof.h"
-#include "ledger/money/decimal.h"
+#include "clients/verify_answers.h"
 #include "nlohmann/json.hpp"
 #include "services/grpc_status.h"
-#include "services/paystub_code.h"
-#include "wsr/premium/v1/records.pb.h"
+#include "wsr/premium/v1/ledger.grpc.pb.h"
 #include "wsr/premium/v1/worker.grpc.pb.h"
 
 namespace premium::ctl {
@@ -35,81 +38,103 @@ nlohmann::ordered_json LineJson(const pb::WorkerLine& line) {
           {"seq", line.seq()}};
 }
 
-// Whether `shown` says what `recorded` holds. Amounts are compared as
-// exact decimals.
-bool SameLine(const pb::WorkerLine& shown, const pb::PayrollLine& recorded) {
-  const absl::StatusOr<int64_t> hours =
-      ParseMicros(shown.hours(), kInternalAmountSpec);
-  const absl::StatusOr<int64_t> premium =
-      ParseMicros(shown.premium_amount(), kInternalAmountSpec);
-  return shown.program_id() == recorded.program_id() &&
-         shown.period_start() == recorded.period_start() &&
-         shown.period_end() == recorded.period_end() &&
-         shown.pay_date() == recorded.pay_date() &&
-         shown.currency() == recorded.currency() && hours.ok() &&
-         *hours == recorded.hours_micros() && premium.ok() &&
-         *premium == recorded.premium_micros();
-}
+struct LookupFlags {
+  std::string code;
+  std::string public_key_path;
+  std::string checkpoint_path;
+};
 
-// What a worker's helper would check with nothing but the public key.
-absl::Status VerifyLookup(const pb::WorkerLookup& lookup,
-                          absl::string_view typed_code) {
-  absl::StatusOr<std::unique_ptr<CheckpointVerifier>> key =
-      CheckpointVerifier::FromPublicKeyPem(
-          lookup.checkpoint().public_key_pem());
-  if (!key.ok()) return key.status();
-  if (absl::Status s = VerifyCheckpoint(lookup.checkpoint(), **key); !s.ok()) {
-    return s;
-  }
-  const pb::InclusionProof& proof = lookup.inclusion_proof();
-  if (proof.tree_size() != lookup.checkpoint().tree_size() ||
-      proof.leaf_index() != lookup.line().seq()) {
-    return absl::DataLossError("the proof is not for this line and checkpoint");
-  }
-  wsr::premium::v1::Entry entry;
-  if (!entry.ParseFromString(lookup.entry_bytes()) ||
-      entry.seq() != lookup.line().seq()) {
-    return absl::DataLossError("the entry bytes are not this line's entry");
-  }
-  // What is shown must be what is proven: the line, and its row among the
-  // lines, are the payroll line in the entry bytes.
-  pb::PayrollLine recorded;
-  if (entry.kind() != pb::PayrollLine::descriptor()->full_name() ||
-      !recorded.ParseFromString(entry.payload()) ||
-      recorded.supplier_id() != lookup.supplier_id() ||
-      recorded.worker_id() != lookup.worker_id()) {
-    return absl::DataLossError("the entry bytes are not this worker's line");
-  }
-  // And the line proven is the one the typed code unlocks, not another
-  // worker's valid answer.
-  absl::StatusOr<std::string> canonical = NormalizePaystubCode(typed_code);
-  if (!canonical.ok() || recorded.code_sha256() !=
-                             merkle::HashBytes(PaystubCodeHash(*canonical))) {
-    return absl::DataLossError("the line proven is not the one of this code");
-  }
-  for (const pb::WorkerLine& shown : lookup.lines()) {
-    if (shown.seq() == lookup.line().seq() && !SameLine(shown, recorded)) {
-      return absl::DataLossError("a line shown is not the line proven");
+// The anchor the flags name; one without a key when they name none.
+absl::StatusOr<TrustAnchor> ReadAnchor(const LookupFlags& flags) {
+  TrustAnchor anchor;
+  if (!flags.public_key_path.empty()) {
+    absl::StatusOr<TrustAnchor> key =
+        ReadPublicKeyAnchor(flags.public_key_path);
+    if (!key.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--public-key ", flags.public_key_path, ": ",
+                       key.status().message()));
     }
+    anchor = *std::move(key);
   }
-  if (!SameLine(lookup.line(), recorded)) {
-    return absl::DataLossError("the line shown is not the line proven");
+  if (!flags.checkpoint_path.empty()) {
+    // With --public-key too, the saved checkpoint must be signed by that key.
+    absl::StatusOr<TrustAnchor> held =
+        ReadCheckpointAnchor(flags.checkpoint_path, std::move(anchor.key));
+    if (!held.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--checkpoint ", flags.checkpoint_path, ": ",
+                       held.status().message()));
+    }
+    anchor = *std::move(held);
   }
-  std::vector<merkle::Hash> hashes;
-  for (const std::string& bytes : proof.hashes()) {
-    absl::StatusOr<merkle::Hash> hash = merkle::HashFromBytes(bytes);
-    if (!hash.ok()) return absl::DataLossError("malformed proof hash");
-    hashes.push_back(*hash);
-  }
-  absl::StatusOr<merkle::Hash> root =
-      merkle::HashFromBytes(lookup.checkpoint().root_hash());
-  if (!root.ok()) return absl::DataLossError("malformed root hash");
-  return merkle::VerifyInclusion(
-      merkle::HashLeaf(std::string_view(lookup.entry_bytes())),
-      proof.leaf_index(), proof.tree_size(), hashes, *root);
+  return anchor;
 }
 
-absl::Status Lookup(const Connection& connection, const std::string& code) {
+// The server's proof that the lookup's tree extends the checkpoint held:
+// asked for only when the lookup's checkpoint is signed by the anchor's key
+// and larger, so that a bad checkpoint is reported as such by
+// VerifyWorkerLookup rather than as the server's refusal of a proof.
+absl::StatusOr<std::vector<std::string>> FetchConsistencyProof(
+    const Connection& connection, const TrustAnchor& anchor,
+    const pb::WorkerLookup& lookup) {
+  const pb::Checkpoint& checkpoint = lookup.checkpoint();
+  if (!anchor.checkpoint.has_value() ||
+      checkpoint.tree_size() <= anchor.checkpoint->tree_size() ||
+      !VerifyCheckpoint(checkpoint, *anchor.key).ok()) {
+    return std::vector<std::string>();
+  }
+  auto stub = pb::LedgerService::NewStub(connection.channel());
+  pb::GetConsistencyProofRequest request;
+  request.set_old_size(anchor.checkpoint->tree_size());
+  request.set_new_size(checkpoint.tree_size());
+  pb::GetConsistencyProofResponse response;
+  const absl::Status status = FromGrpcStatus(stub->GetConsistencyProof(
+      connection.NewContext().get(), request, &response));
+  if (!status.ok()) {
+    return absl::Status(
+        status.code(),
+        absl::StrCat("cannot get the consistency proof from ",
+                     request.old_size(), " to ", request.new_size(), ": ",
+                     status.message()));
+  }
+  return std::vector<std::string>(response.hashes().begin(),
+                                  response.hashes().end());
+}
+
+// The line under the "verified:" line: which key signed, and why to trust it.
+void PrintKeyTrust(const pb::WorkerLookup& lookup, const TrustAnchor& anchor) {
+  if (anchor.key == nullptr) {
+    // VerifyWorkerLookup parsed this key.
+    const std::unique_ptr<CheckpointVerifier> claimed =
+        *CheckpointVerifier::FromPublicKeyPem(
+            lookup.checkpoint().public_key_pem());
+    std::printf(
+        "signing key: SHA-256 %s, as the server names it; not checked against "
+        "a key you hold: compare it with the key your program publishes, or "
+        "pass --public-key or --checkpoint\n",
+        PublicKeyFingerprint(*claimed).c_str());
+    return;
+  }
+  const std::string fingerprint = PublicKeyFingerprint(*anchor.key);
+  if (!anchor.checkpoint.has_value()) {
+    std::printf("signing key: SHA-256 %s, the key of --public-key\n",
+                fingerprint.c_str());
+    return;
+  }
+  std::printf(
+      "signing key: SHA-256 %s, the key of --checkpoint; the ledger kept the "
+      "%llu entries of that checkpoint and only appended since\n",
+      fingerprint.c_str(),
+      static_cast<unsigned long long>(anchor.checkpoint->tree_size()));
+}
+
+absl::Status Lookup(const Connection& connection, const LookupFlags& flags) {
+  // The anchor is read first: a bad file is the user's to fix, before any
+  // call is made.
+  absl::StatusOr<TrustAnchor> anchor = ReadAnchor(flags);
+  if (!anchor.ok()) return anchor.status();
+  const std::string& code = flags.code;
   auto stub = pb::WorkerService::NewStub(connection.channel());
   pb::LookupCodeRequest request;
   request.set_code(code);
@@ -119,7 +144,11 @@ absl::Status Lookup(const Connection& connection, const std::string& code) {
       !s.ok()) {
     return s;
   }
-  const absl::Status verified = VerifyLookup(lookup, code);
+  absl::StatusOr<std::vector<std::string>> consistency_proof =
+      FetchConsistencyProof(connection, *anchor, lookup);
+  if (!consistency_proof.ok()) return consistency_proof.status();
+  const absl::Status verified = VerifyWorkerLookup(
+      lookup, code, anchor->key ? &*anchor : nullptr, *consistency_proof);
   if (!verified.ok()) {
     return absl::DataLossError(absl::StrCat(
         "the server's answer does not verify: ", verified.message()));
@@ -179,6 +208,7 @@ absl::Status Lookup(const Connection& connection, const std::string& code) {
       static_cast<unsigned long long>(lookup.checkpoint().tree_size()),
       lookup.checkpoint().origin().c_str(),
       absl::Base64Escape(lookup.checkpoint().root_hash()).c_str());
+  PrintKeyTrust(lookup, *anchor);
   return absl::OkStatus();
 }
 
@@ -220,14 +250,22 @@ void AddWorkerCommands(CLI::App& app, const ActionSink& set_action) {
   CLI::App* worker =
       app.add_subcommand("worker", "a worker's paystub code (no token needed)");
   worker->require_subcommand(1);
-  auto code = std::make_shared<std::string>();
+  auto lookup_flags = std::make_shared<LookupFlags>();
   CLI::App* lookup = worker->add_subcommand(
       "lookup", "show the premium recorded for the code's worker, verified");
-  lookup->add_option("--code", *code, "the code printed on the paystub")
+  lookup
+      ->add_option("--code", lookup_flags->code,
+                   "the code printed on the paystub")
       ->required();
-  lookup->callback([set_action, code] {
-    set_action([code](const Connection& connection) {
-      return Lookup(connection, *code);
+  lookup->add_option("--public-key", lookup_flags->public_key_path,
+                     "the ledger's public key (PEM), as the program "
+                     "publishes it: the checkpoint must be signed by it");
+  lookup->add_option("--checkpoint", lookup_flags->checkpoint_path,
+                     "a checkpoint saved earlier (ledger checkpoint --out): "
+                     "signed by its key, the lookup's tree must extend it");
+  lookup->callback([set_action, lookup_flags] {
+    set_action([lookup_flags](const Connection& connection) {
+      return Lookup(connection, *lookup_flags);
     });
   });
   auto flags = std::make_shared<DisputeFlags>();

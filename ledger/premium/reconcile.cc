@@ -1224,14 +1224,19 @@ absl::StatusOr<std::vector<Finding>> Reconciler::State::Reconcile(
           !supplier_matches(pair->supplier_id)) {
         continue;
       }
+      // The lambdas below name the loop's objects through init-captures:
+      // clang 14 cannot capture structured bindings (a C++20 addition).
       absl::Status s = refresh(
-          pair->cache, [&] { return PairFindings(*program, *pair, as_of); });
+          pair->cache, [&, &program_state = *program, &pair_state = *pair] {
+            return PairFindings(program_state, pair_state, as_of);
+          });
       if (!s.ok()) return s;
     }
     for (auto& [key, supplier] : program->suppliers) {
       if (!supplier_matches(supplier->supplier_id)) continue;
-      absl::Status s = refresh(supplier->cache, [&] {
-        return SupplierFindings(*program, *supplier, as_of);
+      absl::Status s = refresh(supplier->cache, [&, &program_state = *program,
+                                                 &supplier_state = *supplier] {
+        return SupplierFindings(program_state, supplier_state, as_of);
       });
       if (!s.ok()) return s;
     }
@@ -1239,8 +1244,9 @@ absl::StatusOr<std::vector<Finding>> Reconciler::State::Reconcile(
     if (!query.brand_id.empty()) continue;
     for (auto& [key, period] : program->periods) {
       if (!supplier_matches(period->supplier_id)) continue;
-      absl::Status s = refresh(period->cache, [&] {
-        return PeriodFindings(*program, *period, as_of);
+      absl::Status s = refresh(period->cache, [&, &program_state = *program,
+                                               &period_state = *period] {
+        return PeriodFindings(program_state, period_state, as_of);
       });
       if (!s.ok()) return s;
     }

@@ -42,8 +42,13 @@ void Upload::TakeRecords(std::vector<AppendEntry>* entries,
 
 absl::Status Upload::Feed(absl::string_view chunk) {
   if (!status_.ok()) return status_;
-  if (absl::Status s = reader_.Feed(chunk); !s.ok()) return Fail(s);
+  const absl::Status read = reader_.Feed(chunk);
+  // The records completed before a syntax error come first, as in the
+  // file, so that the error reported is the first in file order however
+  // the file was cut into chunks: a bad header row on line 1 wins over a bad
+  // byte on line 2 whether or not they arrive in the same chunk.
   if (absl::Status s = Drain(); !s.ok()) return Fail(s);
+  if (!read.ok()) return Fail(read);
   return absl::OkStatus();
 }
 

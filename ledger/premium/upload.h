@@ -58,6 +58,7 @@ class Upload {
   // ResourceExhausted naming the line and column), as does a lookup that
   // fails other than with NotFound (its own status: the ledger's problem,
   // not the file's); row problems are collected and reported by Finish.
+  // The error is the first in file order, whatever the chunks.
   // Errors are final: every later Feed and Finish returns the same status.
   absl::Status Feed(absl::string_view chunk);
 

@@ -96,6 +96,14 @@ absl::StatusOr<uint64_t> DecodeFixed64(absl::string_view bytes) {
   return ReadFixed64(bytes.data());
 }
 
+absl::StatusOr<uint64_t> DecodeTreeSize(absl::string_view bytes) {
+  absl::StatusOr<uint64_t> size = DecodeFixed64(bytes);
+  if (!size.ok() || *size > merkle::kMaxTreeSize) {
+    return absl::DataLossError("malformed stored tree size");
+  }
+  return size;
+}
+
 std::string SeqKey(uint64_t seq) { return EncodeFixed64(seq); }
 
 std::string NodeKey(const merkle::NodeId& id) {

@@ -95,6 +95,9 @@ class RequestFingerprinter {
 std::string EncodeFixed64(uint64_t value);
 // InvalidArgument unless `bytes` is exactly 8 bytes.
 absl::StatusOr<uint64_t> DecodeFixed64(absl::string_view bytes);
+// A stored tree size (kMetaTreeSize): DecodeFixed64, and DataLoss beyond
+// merkle::kMaxTreeSize, which no ledger reaches but a damaged value can.
+absl::StatusOr<uint64_t> DecodeTreeSize(absl::string_view bytes);
 
 std::string SeqKey(uint64_t seq);
 std::string NodeKey(const merkle::NodeId& id);

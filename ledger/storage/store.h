@@ -50,6 +50,8 @@ class Store {
     Mode mode = Mode::kReadWrite;
     // Shared LRU cache of data blocks. Not part of the persistent format.
     size_t block_cache_bytes = 64 << 20;
+    // One budget for the memtables of all column families.
+    size_t write_buffer_bytes = 128 << 20;
   };
 
   // NotFound if the database does not exist and mode is not
@@ -78,7 +80,8 @@ class Store {
   // Syncs every WAL file written so far.
   absl::Status SyncWal();
 
-  // Reads every block of every file and checks its checksum.
+  // Reads every block of every file and checks its checksum, then every
+  // table file whole against the CRC32C the MANIFEST keeps for it.
   absl::Status VerifyChecksums() const;
 
   rocksdb::ColumnFamilyHandle* handle(Family family) const {

@@ -141,6 +141,7 @@ class Child {
   }
 
   bool running() const { return !exit_code_.has_value(); }
+  pid_t pid() const { return pid_; }
   // Sends `signal_number`; a test failure if the child already exited.
   void Signal(int signal_number) {
     EXPECT_TRUE(running()) << "signal " << signal_number << " to a dead child";

@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -231,20 +232,38 @@ void PremiumServicesTest::Restart() {
 // ---------------------------------------------------------------------------
 // PremiumdCliTest.
 
-void PremiumdCliTest::StartPremiumd() {
-  premiumd_ = Child::Start(
-      {PREMIUMD_PATH, "--data-dir", data_dir(), "--listen", "127.0.0.1:0"});
-  ASSERT_NE(premiumd_, nullptr);
+std::unique_ptr<Child> StartPremiumd(
+    const std::string& data_dir, std::string* address,
+    const std::vector<std::string>& extra_args) {
+  std::vector<std::string> args = {PREMIUMD_PATH, "--data-dir", data_dir,
+                                   "--listen", "127.0.0.1:0"};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  std::unique_ptr<Child> premiumd = Child::Start(args);
+  if (premiumd == nullptr) return nullptr;
   const std::optional<std::string> line =
-      premiumd_->WaitForFirstLine(absl::Seconds(20));
-  ASSERT_TRUE(line.has_value()) << "stderr: " << premiumd_->err();
-  ASSERT_THAT(*line, ::testing::StartsWith("premiumd: serving "));
-  const size_t at = line->rfind(" on 127.0.0.1:");
-  ASSERT_NE(at, std::string::npos) << *line;
+      premiumd->WaitForFirstLine(absl::Seconds(20));
+  const size_t at =
+      line.has_value() ? line->rfind(" on 127.0.0.1:") : std::string::npos;
   int port = 0;
-  ASSERT_TRUE(absl::SimpleAtoi(line->substr(at + 14), &port)) << *line;
-  ASSERT_GT(port, 0);
-  server_ = absl::StrCat("127.0.0.1:", port);
+  if (!line.has_value() || !absl::StartsWith(*line, "premiumd: serving ") ||
+      at == std::string::npos ||
+      !absl::SimpleAtoi(line->substr(at + 14), &port) || port <= 0) {
+    ADD_FAILURE() << "premiumd did not start: " << line.value_or("")
+                  << "\nstderr: " << premiumd->err();
+    return nullptr;
+  }
+  *address = absl::StrCat("127.0.0.1:", port);
+  return premiumd;
+}
+
+CommandResult RunPremiumdVerify(const std::string& data_dir,
+                                absl::Duration timeout) {
+  return RunCommand({PREMIUMD_PATH, "verify", "--data-dir", data_dir}, timeout);
+}
+
+void PremiumdCliTest::StartPremiumd() {
+  premiumd_ = testing::StartPremiumd(data_dir(), &server_);
+  ASSERT_NE(premiumd_, nullptr);
 }
 
 void PremiumdCliTest::StopPremiumdAndVerify(absl::Duration verify_timeout) {
@@ -252,8 +271,7 @@ void PremiumdCliTest::StopPremiumdAndVerify(absl::Duration verify_timeout) {
   const std::optional<int> stopped = premiumd_->WaitForExit(absl::Seconds(20));
   EXPECT_EQ(stopped, 0) << premiumd_->err();
   premiumd_.reset();
-  const CommandResult verify = RunCommand(
-      {PREMIUMD_PATH, "verify", "--data-dir", data_dir()}, verify_timeout);
+  const CommandResult verify = RunPremiumdVerify(data_dir(), verify_timeout);
   EXPECT_EQ(verify.exit_code, 0) << verify.err;
   EXPECT_THAT(verify.out, ::testing::StartsWith("premiumd verify: OK"));
 }

@@ -246,6 +246,18 @@ class PremiumServicesTest : public ::testing::Test {
 // ---------------------------------------------------------------------------
 // The binaries, as a user drives them.
 
+// Starts premiumd (PREMIUMD_PATH) on `data_dir`, listening on 127.0.0.1:0,
+// with `extra_args`, and sets `address` ("127.0.0.1:PORT") from its first
+// line, "premiumd: serving ... on 127.0.0.1:PORT". Null, with a test
+// failure, if it did not start.
+std::unique_ptr<Child> StartPremiumd(
+    const std::string& data_dir, std::string* address,
+    const std::vector<std::string>& extra_args = {});
+
+// `premiumd verify --data-dir data_dir`, run to its end.
+CommandResult RunPremiumdVerify(const std::string& data_dir,
+                                absl::Duration timeout = absl::Seconds(30));
+
 // A test that runs premiumd on a data directory in `dir_` and premiumctl
 // against it, through the binaries the build made (PREMIUMD_PATH and
 // PREMIUMCTL_PATH of this library). premiumd still running at the end is
