@@ -1,0 +1,365 @@
+// Soak: a real premiumd under mixed load for a set time — a brand and two
+// suppliers uploading purchases, payments and payroll (and retrying old
+// uploads, which must be replayed), workers looking up their paystub codes,
+// an auditor reconciling and summarising — with no error of any kind, and,
+// in a run of 10 minutes or more, premiumd's resident memory growing by less
+// than 10% after the warm-up (the first quarter of the run). Every run
+// prints the figures. The CI run (1 minute) does not hold premiumd to the
+// memory bound: in its first minutes premiumd's RSS still grows with the
+// ledger (about 1 KiB per appended entry in a 3-minute run, while the heap
+// profile's live heap stays near 10 MB): an open question, not a pass.
+//
+// Uploads are paced (kRoundPause): the point is hours of steady use, not
+// throughput, which tests/bench measures; the ledger still grows all along.
+//
+// Environment: SOAK_SECONDS (default 60; the long run is 1800),
+// SOAK_LOOKUP_THREADS (default 2), SOAK_RECONCILES=0 (no auditor),
+// SOAK_VERBOSE=1 (RSS every 5 s).
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "services/testing/service_testing.h"
+#include "wsr/premium/v1/admin.grpc.pb.h"
+#include "wsr/premium/v1/audit.grpc.pb.h"
+#include "wsr/premium/v1/brand.grpc.pb.h"
+#include "wsr/premium/v1/supplier.grpc.pb.h"
+#include "wsr/premium/v1/worker.grpc.pb.h"
+
+namespace premium::soak {
+namespace {
+
+namespace pb = wsr::premium::v1;
+using ::premium::testing::Context;
+
+constexpr uint64_t kDefaultSeconds = 60;
+constexpr absl::Duration kRoundPause = absl::Milliseconds(100);
+constexpr absl::Duration kReconcilePause = absl::Milliseconds(500);
+constexpr absl::Duration kSamplePeriod = absl::Milliseconds(250);
+constexpr int kLookupThreads = 2;
+constexpr int kPurchasesPerRound = 5;
+constexpr int kPayrollLinesPerRound = 20;
+// Codes kept for lookups, at most (the newest replace random old ones).
+constexpr size_t kCodesKept = 10'000;
+constexpr double kRssGrowthMax = 0.10;
+constexpr int64_t kRssCheckedSecondsMin = 600;
+constexpr int kWriteBufferMib = 4;
+constexpr int kBlockCacheMib = 4;
+constexpr char kAsOf[] = "2026-12-31";
+
+uint64_t EnvOr(const char* name, uint64_t fallback) {
+  const char* text = std::getenv(name);
+  uint64_t value = 0;
+  if (text == nullptr || !absl::SimpleAtoi(text, &value)) return fallback;
+  return value;
+}
+
+// Resident memory of process `pid` in KiB, from /proc; 0 if unreadable.
+uint64_t ResidentKib(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    uint64_t kib = 0;
+    if (line.rfind("VmRSS:", 0) == 0 &&
+        absl::SimpleAtoi(
+            absl::StripAsciiWhitespace(
+                absl::string_view(line).substr(6, line.size() - 9)),
+            &kib)) {
+      return kib;
+    }
+  }
+  return 0;
+}
+
+std::string Day(absl::CivilDay day) { return absl::FormatCivilTime(day); }
+
+class SoakTest : public testing::PremiumdCliTest {
+ protected:
+  void SetUpParties() {
+    channel_ = grpc::CreateChannel(server_, grpc::InsecureChannelCredentials());
+    const std::string admin = testing::ReadFileOrDie(admin_token());
+    admin_token_ = std::string(absl::StripAsciiWhitespace(admin));
+    auto stub = pb::AdminService::NewStub(channel_);
+    pb::AddProgramVersionRequest program;
+    program.set_request_id("program-ffp");
+    pb::ProgramVersionSpec* spec = program.mutable_version();
+    spec->set_program_id("ffp");
+    spec->set_name("Fair Food Program");
+    spec->set_currency("USD");
+    spec->set_unit("lb");
+    spec->set_worker_rate("0.01");
+    spec->set_effective_date("2026-01-01");
+    pb::Program added;
+    ASSERT_THAT(
+        stub->AddProgramVersion(Context(testing::Bearer(admin_token_)).get(),
+                                program, &added),
+        testing::GrpcOk());
+    brand_ = testing::RegisterOrDie(*stub, admin_token_, pb::BRAND, "b1");
+    suppliers_[0] =
+        testing::RegisterOrDie(*stub, admin_token_, pb::SUPPLIER, "s1");
+    suppliers_[1] =
+        testing::RegisterOrDie(*stub, admin_token_, pb::SUPPLIER, "s2");
+    auditor_ = testing::RegisterOrDie(*stub, admin_token_, pb::AUDITOR, "a1");
+  }
+
+  void Fail(const std::string& what, const grpc::Status& status) {
+    errors_.fetch_add(1);
+    ADD_FAILURE() << what << ": " << status.error_code() << " "
+                  << status.error_message();
+  }
+
+  // One round: purchases and a payment of b1 from supplier s(round % 2),
+  // and that supplier's payroll for the round's week.
+  void UploadRound(uint64_t round) {
+    const std::string supplier = absl::StrCat("s", 1 + round % 2);
+    const absl::CivilDay week = absl::CivilDay(2026, 1, 5) + 7 * (round % 40);
+    std::string purchases =
+        "invoice_id,supplier_id,program_id,purchase_date,quantity,unit\n";
+    for (int i = 0; i < kPurchasesPerRound; ++i) {
+      absl::StrAppend(&purchases, "inv-", round, "-", i, ",", supplier, ",ffp,",
+                      Day(week), ",1000,lb\n");
+    }
+    const std::string payments = absl::StrCat(
+        "payment_id,supplier_id,program_id,paid_date,amount,currency\n", "pay-",
+        round, ",", supplier, ",ffp,", Day(week + 7), ",50.00,USD\n");
+    std::string payroll =
+        "program_id,worker_id,period_start,period_end,pay_date,hours,"
+        "gross_wages,premium_amount,currency\n";
+    for (int i = 0; i < kPayrollLinesPerRound; ++i) {
+      absl::StrAppend(&payroll, "ffp,w", round, "x", i, ",", Day(week + 7), ",",
+                      Day(week + 13), ",", Day(week + 17),
+                      ",40.00,600.00,2.50,USD\n");
+    }
+    auto brand = pb::BrandService::NewStub(channel_);
+    for (const auto& [file, is_purchases] :
+         {std::pair<const std::string*, bool>{&purchases, true},
+          std::pair<const std::string*, bool>{&payments, false}}) {
+      pb::UploadReceipt receipt;
+      auto context = Context(testing::Bearer(brand_));
+      auto writer = is_purchases
+                        ? brand->SubmitPurchases(context.get(), &receipt)
+                        : brand->SubmitPayments(context.get(), &receipt);
+      const grpc::Status status = testing::StreamUpload(
+          writer.get(), *file, 16 << 10,
+          absl::StrCat(is_purchases ? "purchases-" : "payments-", round));
+      if (!status.ok()) return Fail("brand upload", status);
+      uploaded_entries_.fetch_add(receipt.ledger().entry_count());
+    }
+    auto supplier_stub = pb::SupplierService::NewStub(channel_);
+    pb::UploadPayrollResponse response;
+    auto context = Context(testing::Bearer(suppliers_[round % 2]));
+    auto writer = supplier_stub->UploadPayroll(context.get(), &response);
+    const grpc::Status status = testing::StreamUpload(
+        writer.get(), payroll, 16 << 10, absl::StrCat("payroll-", round));
+    if (!status.ok()) return Fail("payroll upload", status);
+    uploaded_entries_.fetch_add(response.receipt().ledger().entry_count());
+    absl::MutexLock lock(&mu_);
+    for (const pb::PaystubCode& code : response.codes()) {
+      if (codes_.size() < kCodesKept) {
+        codes_.push_back(code.code());
+      } else {
+        codes_[rng_() % codes_.size()] = code.code();
+      }
+    }
+  }
+
+  // A retry of an old round's payroll: replayed, nothing appended.
+  void RetryRound(uint64_t round) {
+    // Rebuilding the file is UploadRound's job; a retry with the same key
+    // and other content would be refused, so retry the payments file,
+    // which is one line.
+    const std::string supplier = absl::StrCat("s", 1 + round % 2);
+    const absl::CivilDay week = absl::CivilDay(2026, 1, 5) + 7 * (round % 40);
+    const std::string payments = absl::StrCat(
+        "payment_id,supplier_id,program_id,paid_date,amount,currency\n", "pay-",
+        round, ",", supplier, ",ffp,", Day(week + 7), ",50.00,USD\n");
+    auto brand = pb::BrandService::NewStub(channel_);
+    pb::UploadReceipt receipt;
+    auto context = Context(testing::Bearer(brand_));
+    auto writer = brand->SubmitPayments(context.get(), &receipt);
+    const grpc::Status status = testing::StreamUpload(
+        writer.get(), payments, 16 << 10, absl::StrCat("payments-", round));
+    if (!status.ok()) return Fail("retried upload", status);
+    EXPECT_TRUE(receipt.replayed());
+    retries_.fetch_add(1);
+  }
+
+  void Lookups(uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    auto worker = pb::WorkerService::NewStub(channel_);
+    while (!stop_.load()) {
+      std::string code;
+      {
+        absl::MutexLock lock(&mu_);
+        if (!codes_.empty()) code = codes_[rng() % codes_.size()];
+      }
+      if (code.empty()) {
+        absl::SleepFor(absl::Milliseconds(10));
+        continue;
+      }
+      pb::LookupCodeRequest request;
+      request.set_code(code);
+      pb::WorkerLookup lookup;
+      const grpc::Status status =
+          worker->LookupCode(Context().get(), request, &lookup);
+      if (!status.ok()) return Fail("lookup", status);
+      if (lookup.lines().empty() || lookup.entry_bytes().empty()) {
+        errors_.fetch_add(1);
+        ADD_FAILURE() << "empty lookup of " << code;
+        return;
+      }
+      lookups_.fetch_add(1);
+    }
+  }
+
+  void Reconciles() {
+    auto audit = pb::AuditService::NewStub(channel_);
+    while (!stop_.load()) {
+      pb::ReconcileRequest request;
+      request.set_as_of(kAsOf);
+      do {
+        pb::ReconcileResponse page;
+        const grpc::Status status = audit->Reconcile(
+            Context(testing::Bearer(auditor_)).get(), request, &page);
+        if (!status.ok()) return Fail("reconcile", status);
+        request.set_page_token(page.next_page_token());
+      } while (!request.page_token().empty());
+      pb::SummarizeRequest summarize;
+      summarize.set_as_of(kAsOf);
+      pb::SummarizeResponse summary;
+      const grpc::Status status = audit->Summarize(
+          Context(testing::Bearer(auditor_)).get(), summarize, &summary);
+      if (!status.ok()) return Fail("summarize", status);
+      reconciles_.fetch_add(1);
+      absl::SleepFor(kReconcilePause);
+    }
+  }
+
+  std::shared_ptr<grpc::Channel> channel_;
+  std::string admin_token_;
+  std::string brand_;
+  std::string suppliers_[2];
+  std::string auditor_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> errors_{0};
+  std::atomic<uint64_t> uploaded_entries_{0};
+  std::atomic<uint64_t> retries_{0};
+  std::atomic<uint64_t> lookups_{0};
+  std::atomic<uint64_t> reconciles_{0};
+  absl::Mutex mu_;
+  std::vector<std::string> codes_ ABSL_GUARDED_BY(mu_);
+  std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_){7};
+};
+
+TEST_F(SoakTest, MixedLoadWithoutErrorsOrMemoryGrowth) {
+  const absl::Duration run =
+      absl::Seconds(EnvOr("SOAK_SECONDS", kDefaultSeconds));
+  const absl::Duration warm_up = std::max(absl::Seconds(10), run / 4);
+  // Small memtables and block cache, so that the warm-up fills them: what
+  // grows after it is what the load leaves behind.
+  premiumd_ = testing::StartPremiumd(
+      data_dir(), &server_,
+      {"--write-buffer-mib", absl::StrCat(kWriteBufferMib), "--block-cache-mib",
+       absl::StrCat(kBlockCacheMib)});
+  ASSERT_NE(premiumd_, nullptr);
+  ASSERT_NO_FATAL_FAILURE(SetUpParties());
+
+  std::vector<std::thread> threads;
+  std::atomic<uint64_t> rounds{0};
+  threads.emplace_back([&] {
+    std::mt19937_64 rng(1);
+    while (!stop_.load()) {
+      const uint64_t round = rounds.load();
+      UploadRound(round);
+      rounds.fetch_add(1);
+      if (round > 0 && rng() % 4 == 0) RetryRound(rng() % round);
+      absl::SleepFor(kRoundPause);
+    }
+  });
+  const int lookup_threads =
+      static_cast<int>(EnvOr("SOAK_LOOKUP_THREADS", kLookupThreads));
+  for (int i = 0; i < lookup_threads; ++i) {
+    threads.emplace_back([this, i] { Lookups(100 + i); });
+  }
+  if (EnvOr("SOAK_RECONCILES", 1) != 0) {
+    threads.emplace_back([this] { Reconciles(); });
+  }
+
+  const absl::Time start = absl::Now();
+  uint64_t rss_after_warm_up_kib = 0;
+  uint64_t rss_max_kib = 0;
+  uint64_t rss_kib = 0;
+  uint64_t lookups_at_warm_up = 0;
+  const bool verbose = std::getenv("SOAK_VERBOSE") != nullptr;
+  uint64_t samples = 0;
+  while (absl::Now() - start < run && errors_.load() == 0) {
+    absl::SleepFor(kSamplePeriod);
+    rss_kib = ResidentKib(premiumd_->pid());
+    ASSERT_GT(rss_kib, 0u);
+    if (rss_after_warm_up_kib == 0 && absl::Now() - start >= warm_up) {
+      rss_after_warm_up_kib = rss_kib;
+      lookups_at_warm_up = lookups_.load();
+    }
+    if (rss_after_warm_up_kib != 0) {
+      rss_max_kib = std::max(rss_max_kib, rss_kib);
+    }
+    if (verbose && ++samples % 20 == 0) {
+      std::printf("soak: %5.0f s  RSS %llu KiB  entries %llu  lookups %llu\n",
+                  absl::ToDoubleSeconds(absl::Now() - start),
+                  static_cast<unsigned long long>(rss_kib),
+                  static_cast<unsigned long long>(uploaded_entries_.load()),
+                  static_cast<unsigned long long>(lookups_.load()));
+    }
+  }
+  stop_ = true;
+  for (std::thread& thread : threads) thread.join();
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  EXPECT_EQ(errors_.load(), 0u);
+  ASSERT_GT(rss_after_warm_up_kib, 0u);
+  const double growth = static_cast<double>(rss_max_kib) /
+                            static_cast<double>(rss_after_warm_up_kib) -
+                        1.0;
+  std::printf(
+      "soak: %.0f s, %llu upload rounds (%llu entries, %.0f/s), %llu retries "
+      "replayed, %llu lookups (%.0f/s), %llu reconciles+summaries, 0 errors; "
+      "premiumd RSS %llu KiB after warm-up, max %llu KiB after (%+.1f%%), "
+      "%llu KiB at the end\n",
+      seconds, static_cast<unsigned long long>(rounds.load()),
+      static_cast<unsigned long long>(uploaded_entries_.load()),
+      static_cast<double>(uploaded_entries_.load()) / seconds,
+      static_cast<unsigned long long>(retries_.load()),
+      static_cast<unsigned long long>(lookups_.load()),
+      static_cast<double>(lookups_.load()) / seconds,
+      static_cast<unsigned long long>(reconciles_.load()),
+      static_cast<unsigned long long>(rss_after_warm_up_kib),
+      static_cast<unsigned long long>(rss_max_kib), growth * 100.0,
+      static_cast<unsigned long long>(rss_kib));
+  EXPECT_GT(lookups_.load(), lookups_at_warm_up);
+  EXPECT_GT(reconciles_.load(), 0u);
+  // A run of a few minutes is still filling memtables and caches; the
+  // bound is the long run's (SOAK_SECONDS >= kRssCheckedSecondsMin).
+  if (run >= absl::Seconds(kRssCheckedSecondsMin)) {
+    EXPECT_LT(growth, kRssGrowthMax);
+  }
+  StopPremiumdAndVerify(absl::Seconds(120));
+}
+
+}  // namespace
+}  // namespace premium::soak
