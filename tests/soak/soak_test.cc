@@ -125,20 +125,32 @@ class SoakTest : public testing::PremiumdCliTest {
                   << status.error_message();
   }
 
+  static std::string SupplierOf(uint64_t round) {
+    return absl::StrCat("s", 1 + round % 2);
+  }
+  static absl::CivilDay WeekOf(uint64_t round) {
+    return absl::CivilDay(2026, 1, 5) + 7 * static_cast<int>(round % 40);
+  }
+  // A round's payments file: one payment, a week after its purchases.
+  static std::string PaymentsCsv(uint64_t round) {
+    return absl::StrCat(
+        "payment_id,supplier_id,program_id,paid_date,amount,currency\n", "pay-",
+        round, ",", SupplierOf(round), ",ffp,", Day(WeekOf(round) + 7),
+        ",50.00,USD\n");
+  }
+
   // One round: purchases and a payment of b1 from supplier s(round % 2),
   // and that supplier's payroll for the round's week.
   void UploadRound(uint64_t round) {
-    const std::string supplier = absl::StrCat("s", 1 + round % 2);
-    const absl::CivilDay week = absl::CivilDay(2026, 1, 5) + 7 * (round % 40);
+    const std::string supplier = SupplierOf(round);
+    const absl::CivilDay week = WeekOf(round);
     std::string purchases =
         "invoice_id,supplier_id,program_id,purchase_date,quantity,unit\n";
     for (int i = 0; i < kPurchasesPerRound; ++i) {
       absl::StrAppend(&purchases, "inv-", round, "-", i, ",", supplier, ",ffp,",
                       Day(week), ",1000,lb\n");
     }
-    const std::string payments = absl::StrCat(
-        "payment_id,supplier_id,program_id,paid_date,amount,currency\n", "pay-",
-        round, ",", supplier, ",ffp,", Day(week + 7), ",50.00,USD\n");
+    const std::string payments = PaymentsCsv(round);
     std::string payroll =
         "program_id,worker_id,period_start,period_end,pay_date,hours,"
         "gross_wages,premium_amount,currency\n";
@@ -180,16 +192,10 @@ class SoakTest : public testing::PremiumdCliTest {
     }
   }
 
-  // A retry of an old round's payroll: replayed, nothing appended.
+  // A retry of an old round's payments file (same key, same bytes):
+  // replayed, nothing appended.
   void RetryRound(uint64_t round) {
-    // Rebuilding the file is UploadRound's job; a retry with the same key
-    // and other content would be refused, so retry the payments file,
-    // which is one line.
-    const std::string supplier = absl::StrCat("s", 1 + round % 2);
-    const absl::CivilDay week = absl::CivilDay(2026, 1, 5) + 7 * (round % 40);
-    const std::string payments = absl::StrCat(
-        "payment_id,supplier_id,program_id,paid_date,amount,currency\n", "pay-",
-        round, ",", supplier, ",ffp,", Day(week + 7), ",50.00,USD\n");
+    const std::string payments = PaymentsCsv(round);
     auto brand = pb::BrandService::NewStub(channel_);
     pb::UploadReceipt receipt;
     auto context = Context(testing::Bearer(brand_));
