@@ -11,6 +11,9 @@
 #include <deque>
 #include <filesystem>
 #include <limits>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -91,6 +94,31 @@ absl::Status ValidateQueryKey(absl::string_view key) {
   }
   return absl::OkStatus();
 }
+
+// The index records of one write, put into its WriteBatch in key order.
+// RocksDB's memtable skip list starts each insert from where the last one
+// ended; index keys in entry order (paystub code hashes, workers all over
+// a supplier's payroll) would each search from the top of a list of
+// millions of keys, which was the largest single cost of a payroll upload.
+class SortedIndexPuts {
+ public:
+  void Put(std::string key, std::string value) {
+    puts_.emplace_back(std::move(key), std::move(value));
+  }
+
+  // Adds them to `batch` in `family`, sorted; leaves none behind.
+  void AddTo(rocksdb::ColumnFamilyHandle* family, rocksdb::WriteBatch* batch) {
+    // Stable: the later of two puts of one key must stay the later.
+    std::stable_sort(
+        puts_.begin(), puts_.end(),
+        [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [key, value] : puts_) batch->Put(family, key, value);
+    puts_.clear();
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> puts_;
+};
 
 merkle::Hash RequestFingerprint(const AppendRequest& request) {
   storage::RequestFingerprinter fingerprinter(
@@ -259,6 +287,7 @@ class Ledger::Impl {
   // State of one group being built by the leader.
   struct Group {
     rocksdb::WriteBatch batch;
+    SortedIndexPuts index_puts;
     merkle::CompactRange range;
     int64_t append_time_micros = 0;
     absl::flat_hash_map<std::string, Writer*> by_idempotency_key;
@@ -659,6 +688,7 @@ absl::StatusOr<merkle::Hash> Ledger::Impl::StageEntries(
                                                  given, ": ", s.message()));
     }
     rocksdb::WriteBatch write;
+    SortedIndexPuts index_puts;
     absl::flat_hash_set<std::string> batch_unique_keys;
     for (size_t i = 0; i < batch.entries.size(); ++i) {
       const AppendEntry& append = batch.entries[i];
@@ -707,12 +737,10 @@ absl::StatusOr<merkle::Hash> Ledger::Impl::StageEntries(
               absl::StrCat("entries[", index, "]: \"", unique_key,
                            "\" is already recorded at seq ", *holder_seq));
         }
-        write.Put(store_->handle(Family::kIndex),
-                  storage::UniqueIndexKey(unique_key), seq_key);
+        index_puts.Put(storage::UniqueIndexKey(unique_key), seq_key);
       }
       for (const std::string& lookup_key : keys.lookup_keys) {
-        write.Put(store_->handle(Family::kIndex),
-                  storage::LookupIndexKey(lookup_key, seq), "");
+        index_puts.Put(storage::LookupIndexKey(lookup_key, seq), "");
       }
       bytes.clear();
       if (!entry.SerializeToString(&bytes)) {
@@ -726,6 +754,7 @@ absl::StatusOr<merkle::Hash> Ledger::Impl::StageEntries(
                                 storage::NodeKey(id), merkle::HashBytes(hash));
                     });
     }
+    index_puts.AddTo(store_->handle(Family::kIndex), &write);
     if (absl::Status s = store_->WriteUnsynced(&write); !s.ok()) return s;
     given += batch.entries.size();
   }
@@ -886,13 +915,11 @@ absl::Status Ledger::Impl::AddToBatch(Writer* writer, Group* group) {
                        merkle::HashBytes(hash));
     });
     for (const std::string& unique_key : writer->keys[i].unique_keys) {
-      group->batch.Put(store_->handle(Family::kIndex),
-                       storage::UniqueIndexKey(unique_key), seq_key);
+      group->index_puts.Put(storage::UniqueIndexKey(unique_key), seq_key);
       group->unique_keys.insert(unique_key);
     }
     for (const std::string& lookup_key : writer->keys[i].lookup_keys) {
-      group->batch.Put(store_->handle(Family::kIndex),
-                       storage::LookupIndexKey(lookup_key, seq), "");
+      group->index_puts.Put(storage::LookupIndexKey(lookup_key, seq), "");
     }
   }
   assert(group->range.size() == first_seq + request.entries.size());
@@ -948,6 +975,7 @@ void Ledger::Impl::CommitGroup(absl::Span<Writer* const> writers) {
             {checkpoint.checkpoint.root_hash, checkpoint.signature}));
     group.batch.Put(store_->handle(Family::kMeta), storage::kMetaTreeSize,
                     storage::EncodeFixed64(tree_size));
+    group.index_puts.AddTo(store_->handle(Family::kIndex), &group.batch);
     status = store_->Write(&group.batch);
   }
   if (!status.ok()) {

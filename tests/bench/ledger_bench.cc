@@ -43,11 +43,11 @@
 #include "rocksdb/options.h"
 #include "rocksdb/version.h"
 #include "rocksdb/write_batch.h"
+#include "tests/bench/bench_util.h"
 
 namespace premium::bench {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
 constexpr size_t kEntryBytes = 200;
@@ -71,25 +71,6 @@ struct Flags {
   // Empty: every section.
   std::string only;
 };
-
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "ledger_bench: %s\n", what.c_str());
-  std::exit(1);
-}
-
-template <typename T>
-T ValueOrDie(absl::StatusOr<T> value, const std::string& what) {
-  if (!value.ok()) Die(absl::StrCat(what, ": ", value.status().ToString()));
-  return *std::move(value);
-}
-
-void OkOrDie(const absl::Status& status, const std::string& what) {
-  if (!status.ok()) Die(absl::StrCat(what, ": ", status.ToString()));
-}
 
 // Mean, median and 99th percentile of latencies, in microseconds.
 struct Latency {

@@ -12,6 +12,8 @@
 // Disputes count from the UTC day they were appended (reconcile.h), so the
 // reconciliation is run as of today, or as of the season's own as-of date
 // when that is later: expected.csv holds for any date on or after it.
+#include "tests/season/season_cli.h"
+
 #include <signal.h>
 #include <stdlib.h>
 
@@ -346,32 +348,7 @@ class CliSeason {
   absl::Status LoadSeason(const json& season) {
     // The admin: every program version, then the parties.
     for (const json& v : season.at("programs")) {
-      absl::StatusOr<std::string> added =
-          Ctl(admin_token(),
-              {"program",
-               "add",
-               "--id",
-               v.at("id").get<std::string>(),
-               "--name",
-               v.at("name").get<std::string>(),
-               "--currency",
-               v.at("currency").get<std::string>(),
-               "--unit",
-               v.at("unit").get<std::string>(),
-               "--worker-rate",
-               v.at("worker_rate").get<std::string>(),
-               "--supplier-rate",
-               v.at("supplier_rate").get<std::string>(),
-               "--payment-terms-days",
-               absl::StrCat(v.at("payment_terms_days").get<int>()),
-               "--distribution-deadline-days",
-               absl::StrCat(v.at("distribution_deadline_days").get<int>()),
-               "--allocation",
-               v.at("allocation").get<std::string>(),
-               "--tolerance",
-               v.at("tolerance").get<std::string>(),
-               "--effective",
-               v.at("effective").get<std::string>()});
+      absl::StatusOr<std::string> added = Ctl(admin_token(), ProgramAddArgs(v));
       if (!added.ok()) return added.status();
     }
     fs::create_directories(dir_.path() / "tokens");

@@ -1,0 +1,44 @@
+// What every benchmark binary of tests/bench does the same way: time since a
+// start, and stop with one clear line when a step it depends on failed (a
+// benchmark that goes on after a failure prints figures of something else).
+#ifndef PREMIUM_TESTS_BENCH_BENCH_UTIL_H_
+#define PREMIUM_TESTS_BENCH_BENCH_UTIL_H_
+
+#include <errno.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+
+namespace premium::bench {
+
+using Clock = std::chrono::steady_clock;
+
+inline double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Prints "<program>: <what>" on standard error and exits with 1.
+[[noreturn]] inline void Die(const std::string& what) {
+  std::fprintf(stderr, "%s: %s\n", program_invocation_short_name, what.c_str());
+  std::exit(1);
+}
+
+template <typename T>
+T ValueOrDie(absl::StatusOr<T> value, const std::string& what) {
+  if (!value.ok()) Die(absl::StrCat(what, ": ", value.status().ToString()));
+  return *std::move(value);
+}
+
+inline void OkOrDie(const absl::Status& status, const std::string& what) {
+  if (!status.ok()) Die(absl::StrCat(what, ": ", status.ToString()));
+}
+
+}  // namespace premium::bench
+
+#endif  // PREMIUM_TESTS_BENCH_BENCH_UTIL_H_
