@@ -253,6 +253,8 @@ class Ledger::Impl {
   absl::StatusOr<std::vector<StoredEntry>> ReadEntries(uint64_t begin_seq,
                                                        uint64_t end_seq,
                                                        size_t max) const;
+  absl::StatusOr<std::vector<StoredEntry>> ReadEntriesAt(
+      absl::Span<const uint64_t> seqs) const;
   uint64_t WaitForGrowth(uint64_t known_size, absl::Time deadline) const;
   SignedCheckpoint LatestCheckpoint() const {
     absl::MutexLock lock(&mu_);
@@ -1045,6 +1047,60 @@ absl::StatusOr<std::vector<StoredEntry>> Ledger::Impl::ReadEntries(
   return entries;
 }
 
+absl::StatusOr<std::vector<StoredEntry>> Ledger::Impl::ReadEntriesAt(
+    absl::Span<const uint64_t> seqs) const {
+  if (seqs.size() > options_.read_entries_max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(seqs.size(), " entries asked at once; the limit is ",
+                     options_.read_entries_max));
+  }
+  const uint64_t tree_size = size();
+  std::vector<std::string> entry_keys;
+  std::vector<std::string> leaf_keys;
+  entry_keys.reserve(seqs.size());
+  leaf_keys.reserve(seqs.size());
+  for (const uint64_t seq : seqs) {
+    if (seq >= tree_size) {
+      return absl::OutOfRangeError(absl::StrCat(
+          "seq ", seq, " is beyond the ledger's size ", tree_size));
+    }
+    entry_keys.push_back(storage::SeqKey(seq));
+    leaf_keys.push_back(storage::NodeKey({0, seq}));
+  }
+  absl::StatusOr<std::vector<std::string>> bytes =
+      store_->MultiGet(Family::kEntries, entry_keys);
+  if (absl::IsDataLoss(bytes.status())) {
+    // Name the missing entry: the batched read says only which key.
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      absl::StatusOr<std::optional<std::string>> one =
+          store_->Get(Family::kEntries, entry_keys[i]);
+      if (!one.ok()) return one.status();
+      if (!one->has_value()) {
+        return absl::DataLossError(
+            absl::StrCat("entry ", seqs[i], " is missing from the ledger"));
+      }
+    }
+  }
+  if (!bytes.ok()) return bytes.status();
+  // An entry rewritten behind the ledger's back no longer matches its leaf.
+  absl::StatusOr<std::vector<std::string>> leaves =
+      store_->MultiGet(Family::kNodes, leaf_keys);
+  if (!leaves.ok()) return leaves.status();
+  std::vector<StoredEntry> entries;
+  entries.reserve(seqs.size());
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    if ((*leaves)[i] != merkle::HashBytes(merkle::HashLeaf((*bytes)[i]))) {
+      return absl::DataLossError(
+          absl::StrCat("entry ", seqs[i], " does not match its Merkle leaf"));
+    }
+    absl::StatusOr<StoredEntry> entry =
+        ParseStoredEntry(seqs[i], std::move((*bytes)[i]));
+    if (!entry.ok()) return entry.status();
+    entries.push_back(*std::move(entry));
+  }
+  return entries;
+}
+
 uint64_t Ledger::Impl::WaitForGrowth(uint64_t known_size,
                                      absl::Time deadline) const {
   absl::MutexLock lock(&mu_);
@@ -1303,11 +1359,16 @@ absl::StatusOr<StoredEntry> Ledger::ReadEntry(uint64_t seq) const {
     return absl::OutOfRangeError(
         absl::StrCat("seq ", seq, " is beyond the ledger's size ", size()));
   }
-  absl::StatusOr<std::vector<StoredEntry>> entries =
-      impl_->ReadEntries(seq, seq + 1, 1);
+  const uint64_t seqs[] = {seq};
+  absl::StatusOr<std::vector<StoredEntry>> entries = impl_->ReadEntriesAt(seqs);
   if (!entries.ok()) return entries.status();
   assert(entries->size() == 1);
   return std::move(entries->front());
+}
+
+absl::StatusOr<std::vector<StoredEntry>> Ledger::ReadEntriesAt(
+    absl::Span<const uint64_t> seqs) const {
+  return impl_->ReadEntriesAt(seqs);
 }
 
 absl::StatusOr<std::vector<StoredEntry>> Ledger::ReadEntries(

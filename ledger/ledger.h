@@ -27,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "ledger/checkpoint/checkpoint.h"
 #include "ledger/merkle/hasher.h"
 #include "wsr/premium/v1/entry.pb.h"
@@ -206,6 +207,12 @@ class Ledger {
   // configured limit). InvalidArgument if begin_seq > end_seq.
   absl::StatusOr<std::vector<StoredEntry>> ReadEntries(
       uint64_t begin_seq, uint64_t end_seq, size_t max_entries) const;
+  // The entries at `seqs`, in the order given, checked as ReadEntry checks
+  // them: point reads batched, for records found through an index (a
+  // worker's lines) that are scattered over the log. OutOfRange if a seq is
+  // >= size(); InvalidArgument for more than read_entries_max seqs.
+  absl::StatusOr<std::vector<StoredEntry>> ReadEntriesAt(
+      absl::Span<const uint64_t> seqs) const;
 
   // Blocks until size() > known_size, the deadline passes or the ledger
   // closes; returns size() then.

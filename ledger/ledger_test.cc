@@ -29,6 +29,7 @@
 #include "ledger/merkle/compact_range.h"
 #include "ledger/merkle/hasher.h"
 #include "ledger/merkle/proof.h"
+#include "ledger/storage/format.h"
 #include "ledger/testing/ledger_testing.h"
 #include "ledger/verify.h"
 
@@ -39,6 +40,7 @@ using ::premium::testing::FakeClock;
 using ::premium::testing::IsOk;
 using ::premium::testing::MakeRequest;
 using ::premium::testing::OneEntry;
+using ::premium::testing::RawDb;
 using ::premium::testing::ReadFileOrDie;
 using ::premium::testing::StatusIs;
 using ::premium::testing::TempDir;
@@ -437,6 +439,59 @@ TEST_F(LedgerTest, ReadEntriesBounds) {
   EXPECT_THAT(ledger_->ReadEntries(5, 4, 0), StatusIs(Code::kInvalidArgument));
   EXPECT_THAT(ledger_->ReadEntry(10), StatusIs(Code::kOutOfRange));
   EXPECT_THAT(ledger_->ReadEntry(UINT64_MAX), StatusIs(Code::kOutOfRange));
+}
+
+TEST_F(LedgerTest, ReadEntriesAtReadsScatteredSeqsInTheOrderGiven) {
+  LedgerOptions options = Options();
+  options.read_entries_max = 4;
+  OpenLedger(options);
+  for (int i = 0; i < 10; ++i) {
+    MustAppend(OneEntry("a", absl::StrCat("k", i), absl::StrCat("p", i)));
+  }
+  const std::vector<uint64_t> asked = {7, 2, 9, 2};
+  absl::StatusOr<std::vector<StoredEntry>> entries =
+      ledger_->ReadEntriesAt(asked);
+  ASSERT_THAT(entries, IsOk());
+  ASSERT_EQ(entries->size(), asked.size());
+  for (size_t i = 0; i < asked.size(); ++i) {
+    EXPECT_EQ((*entries)[i].entry.seq(), asked[i]);
+    EXPECT_EQ((*entries)[i].entry.payload(), absl::StrCat("p", asked[i]));
+    EXPECT_EQ((*entries)[i].bytes, ledger_->ReadEntry(asked[i])->bytes);
+  }
+  EXPECT_THAT(ledger_->ReadEntriesAt({}).value(), IsEmpty());
+  const std::vector<uint64_t> past_the_end = {3, 10};
+  EXPECT_THAT(ledger_->ReadEntriesAt(past_the_end),
+              StatusIs(Code::kOutOfRange, HasSubstr("seq 10")));
+  const std::vector<uint64_t> too_many = {0, 1, 2, 3, 4};
+  EXPECT_THAT(ledger_->ReadEntriesAt(too_many),
+              StatusIs(Code::kInvalidArgument));
+}
+
+TEST_F(LedgerTest, ReadEntriesAtRefusesEntriesChangedOrRemovedBehindIt) {
+  OpenLedger();
+  for (int i = 0; i < 5; ++i) {
+    MustAppend(OneEntry("a", absl::StrCat("k", i), absl::StrCat("p", i)));
+  }
+  ledger_.reset();
+  {
+    std::unique_ptr<RawDb> raw = RawDb::Open(DataDir());
+    ASSERT_NE(raw, nullptr);
+    std::string bytes = raw->Get(RawDb::kEntries, storage::SeqKey(1)).value();
+    bytes.back() ^= 1;
+    raw->Put(RawDb::kEntries, storage::SeqKey(1), bytes);
+    // Not the last entry: Open itself checks that one.
+    raw->Delete(RawDb::kEntries, storage::SeqKey(3));
+  }
+  Reopen();
+  const std::vector<uint64_t> changed = {0, 1};
+  EXPECT_THAT(ledger_->ReadEntriesAt(changed),
+              StatusIs(Code::kDataLoss, HasSubstr("entry 1 does not match")));
+  const std::vector<uint64_t> removed = {2, 3};
+  EXPECT_THAT(ledger_->ReadEntriesAt(removed),
+              StatusIs(Code::kDataLoss, HasSubstr("entry 3 is missing")));
+  EXPECT_THAT(ledger_->ReadEntry(3), StatusIs(Code::kDataLoss));
+  const std::vector<uint64_t> intact = {2, 0};
+  EXPECT_THAT(ledger_->ReadEntriesAt(intact), IsOk());
 }
 
 // --- Checkpoints

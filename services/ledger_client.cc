@@ -29,6 +29,10 @@ class InProcessLedgerClient final : public LedgerClient {
       uint64_t begin_seq, uint64_t end_seq, size_t max_entries) override {
     return ledger_->ReadEntries(begin_seq, end_seq, max_entries);
   }
+  absl::StatusOr<std::vector<StoredEntry>> ReadEntriesAt(
+      absl::Span<const uint64_t> seqs) override {
+    return ledger_->ReadEntriesAt(seqs);
+  }
   absl::StatusOr<uint64_t> FindUnique(absl::string_view key) override {
     return ledger_->FindUnique(key);
   }
@@ -195,6 +199,25 @@ class RemoteLedgerClient final : public LedgerClient {
     return entries;
   }
 
+  // LedgerService has no batched read by seqs yet: one call per entry, as
+  // before ReadEntriesAt existed.
+  absl::StatusOr<std::vector<StoredEntry>> ReadEntriesAt(
+      absl::Span<const uint64_t> seqs) override {
+    std::vector<StoredEntry> entries;
+    entries.reserve(seqs.size());
+    for (const uint64_t seq : seqs) {
+      absl::StatusOr<std::vector<StoredEntry>> one =
+          ReadEntries(seq, seq + 1, 1);
+      if (!one.ok()) return one.status();
+      if (one->empty()) {
+        return absl::OutOfRangeError(
+            absl::StrCat("seq ", seq, " is beyond the ledger's size"));
+      }
+      entries.push_back(std::move(one->front()));
+    }
+    return entries;
+  }
+
   absl::StatusOr<uint64_t> FindUnique(absl::string_view key) override {
     pb::FindEntriesRequest request;
     request.set_unique_key(std::string(key));
@@ -317,12 +340,12 @@ std::unique_ptr<LedgerClient> NewRemoteLedgerClient(
 }
 
 absl::StatusOr<StoredEntry> ReadOneEntry(LedgerClient& client, uint64_t seq) {
-  absl::StatusOr<std::vector<StoredEntry>> entries =
-      client.ReadEntries(seq, seq + 1, 1);
-  if (!entries.ok()) return entries.status();
-  if (entries->empty()) {
+  const uint64_t seqs[] = {seq};
+  absl::StatusOr<std::vector<StoredEntry>> entries = client.ReadEntriesAt(seqs);
+  if (absl::IsOutOfRange(entries.status())) {
     return absl::NotFoundError(absl::StrCat("no entry ", seq));
   }
+  if (!entries.ok()) return entries.status();
   return std::move(entries->front());
 }
 

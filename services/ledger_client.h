@@ -37,6 +37,9 @@ class LedgerClient {
   // the last one returned); as Ledger::ReadEntries.
   virtual absl::StatusOr<std::vector<StoredEntry>> ReadEntries(
       uint64_t begin_seq, uint64_t end_seq, size_t max_entries) = 0;
+  // As Ledger::ReadEntriesAt: the entries at `seqs`, in that order.
+  virtual absl::StatusOr<std::vector<StoredEntry>> ReadEntriesAt(
+      absl::Span<const uint64_t> seqs) = 0;
   // As Ledger::FindUnique and Ledger::FindByLookupKey.
   virtual absl::StatusOr<uint64_t> FindUnique(absl::string_view key) = 0;
   virtual absl::StatusOr<std::vector<uint64_t>> FindByLookupKey(

@@ -88,13 +88,15 @@ grpc::Status WorkerServiceImpl::LookupCode(grpc::ServerContext* context,
       ledger_->FindByLookupKey(WorkerKey(line.supplier_id(), line.worker_id()),
                                std::nullopt, kWorkerLinesMax);
   if (!seqs.ok()) return ToGrpcStatus(seqs.status());
+  absl::StatusOr<std::vector<StoredEntry>> entries =
+      ledger_->ReadEntriesAt(*seqs);
+  if (!entries.ok()) return ToGrpcStatus(entries.status());
   absl::btree_map<std::string, int64_t> totals_micros;
-  for (const uint64_t seq : *seqs) {
-    absl::StatusOr<StoredEntry> entry = ReadOneEntry(*ledger_, seq);
-    if (!entry.ok()) return ToGrpcStatus(entry.status());
+  for (const StoredEntry& entry : *entries) {
+    const uint64_t seq = entry.entry.seq();
     pb::PayrollLine other;
-    if (entry->entry.kind() != kPayrollLineKind ||
-        !other.ParseFromString(entry->entry.payload())) {
+    if (entry.entry.kind() != kPayrollLineKind ||
+        !other.ParseFromString(entry.entry.payload())) {
       continue;  // disputes and other records of the worker are not lines
     }
     FillLine(other, seq, response->add_lines());
