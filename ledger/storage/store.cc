@@ -1,5 +1,7 @@
 #include "ledger/storage/store.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "ledger/storage/format.h"
 #include "rocksdb/cache.h"
@@ -93,6 +95,12 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const Options& options) {
   db_options.wal_recovery_mode =
       rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   db_options.max_background_jobs = 2;
+  // A served ledger reads entries, leaves and index keys scattered over its
+  // tables (a worker's lines, a proof's nodes); through mmap a block in the
+  // page cache costs no system call, which on this kind of VM halved the
+  // cost of a lookup. Offline verification reads sequentially and checks
+  // whole-file checksums, which RocksDB 7.8 cannot do over mmap.
+  db_options.allow_mmap_reads = options.mode != Mode::kReadOnly;
   // The small column families (meta, checkpoints) would otherwise pin the
   // WAL until it reaches RocksDB's 1.5 GB default, all of it replayed on the
   // next open.
@@ -168,23 +176,48 @@ absl::StatusOr<std::optional<std::string>> Store::Get(
   return value;
 }
 
+absl::StatusOr<std::vector<std::optional<std::string>>>
+Store::MultiGetIfPresent(Family family,
+                         absl::Span<const std::string> keys) const {
+  // RocksDB's batched MultiGet reads keys in key order, one pass per table
+  // file, sharing each block between the keys in it.
+  std::vector<size_t> order(keys.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&keys](size_t a, size_t b) { return keys[a] < keys[b]; });
+  std::vector<rocksdb::Slice> sorted;
+  sorted.reserve(keys.size());
+  for (const size_t i : order) sorted.emplace_back(keys[i]);
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db_->MultiGet(rocksdb::ReadOptions(), handle(family), sorted.size(),
+                sorted.data(), values.data(), statuses.data(),
+                /*sorted_input=*/true);
+  std::vector<std::optional<std::string>> result(keys.size());
+  for (size_t k = 0; k < order.size(); ++k) {
+    if (statuses[k].IsNotFound()) continue;
+    if (!statuses[k].ok()) {
+      return FromRocksStatus(statuses[k], "reading the ledger");
+    }
+    result[order[k]] = values[k].ToString();
+  }
+  return result;
+}
+
 absl::StatusOr<std::vector<std::string>> Store::MultiGet(
     Family family, absl::Span<const std::string> keys) const {
-  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles(keys.size(),
-                                                    handle(family));
+  absl::StatusOr<std::vector<std::optional<std::string>>> found =
+      MultiGetIfPresent(family, keys);
+  if (!found.ok()) return found.status();
   std::vector<std::string> values;
-  const std::vector<rocksdb::Status> statuses =
-      db_->MultiGet(rocksdb::ReadOptions(), handles, slices, &values);
-  for (size_t i = 0; i < statuses.size(); ++i) {
-    if (statuses[i].IsNotFound()) {
+  values.reserve(keys.size());
+  for (size_t i = 0; i < found->size(); ++i) {
+    if (!(*found)[i].has_value()) {
       return absl::DataLossError(absl::StrCat(
           "a record the ledger needs is missing from ", FamilyName(family),
           " (key ", i, " of ", keys.size(), ")"));
     }
-    if (!statuses[i].ok()) {
-      return FromRocksStatus(statuses[i], "reading the ledger");
-    }
+    values.push_back(*std::move((*found)[i]));
   }
   return values;
 }

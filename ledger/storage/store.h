@@ -65,8 +65,11 @@ class Store {
   // Returns the value, or nullopt when the key is absent.
   absl::StatusOr<std::optional<std::string>> Get(Family family,
                                                  absl::string_view key) const;
-  // Reads every key; NotFound names the first one absent.
+  // Reads every key, in one batch; DataLoss names the first one absent.
   absl::StatusOr<std::vector<std::string>> MultiGet(
+      Family family, absl::Span<const std::string> keys) const;
+  // Reads every key, in one batch: each value, or nullopt when absent.
+  absl::StatusOr<std::vector<std::optional<std::string>>> MultiGetIfPresent(
       Family family, absl::Span<const std::string> keys) const;
   std::unique_ptr<rocksdb::Iterator> NewIterator(Family family) const;
 
