@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -108,7 +109,9 @@ struct PaymentFact {
 
 struct LineFact {
   uint64_t seq = 0;
-  std::string worker_id;
+  // Interned (Reconciler::State::Intern): a worker has a line per period,
+  // and a big season millions of lines.
+  absl::string_view worker_id;
   Day pay_date;
   int64_t hours_micros = 0;
   int64_t gross_wages_micros = 0;
@@ -146,17 +149,14 @@ struct PairAccount {  // program, brand, supplier
   Cache cache;
 };
 
+struct PeriodGroup;
+
 struct SupplierAccount {  // program, supplier
   std::string supplier_id;
   // Every brand that reported buying from or paying this supplier.
   std::vector<PairAccount*> pairs;
-  // Pay date, premium and seq of every payroll line (also held per period).
-  struct LineRef {
-    Day pay_date;
-    int64_t premium_micros = 0;
-    uint64_t seq = 0;
-  };
-  std::vector<LineRef> lines;
+  // Its pay periods, whose lines are its payroll (kept once, there).
+  std::vector<const PeriodGroup*> periods;
   StandingHistory standing;
   Cache cache;
 };
@@ -397,6 +397,12 @@ class Reconciler::State {
   };
   LineTarget last_line_target_;
   pb::PayrollLine scratch_line_;
+  // Every worker id of a payroll line, once: LineFact::worker_id views
+  // them. A node set, so that the views stay valid as it grows.
+  absl::node_hash_set<std::string> worker_ids_;
+  absl::string_view Intern(const std::string& worker_id) {
+    return *worker_ids_.insert(worker_id).first;
+  }
   struct ResolutionFact {
     uint64_t seq = 0;
     int64_t difference_micros = 0;
@@ -580,36 +586,32 @@ absl::Status Reconciler::State::ApplyPayrollLine(uint64_t seq,
       target.period_end != line->period_end()) {
     std::unique_ptr<PeriodGroup>& period = (*program)->periods[PeriodKeyOf(
         line->supplier_id(), line->period_start(), line->period_end())];
+    SupplierAccount& supplier = Supplier(**program, line->supplier_id());
     if (period == nullptr) {
       period = std::make_unique<PeriodGroup>();
       period->supplier_id = line->supplier_id();
       period->start = *start;
       period->end = *end;
+      supplier.periods.push_back(period.get());
     }
     target = LineTarget{.program = *program,
                         .supplier_id = line->supplier_id(),
                         .period_start = line->period_start(),
                         .period_end = line->period_end(),
                         .period = period.get(),
-                        .supplier = &Supplier(**program, line->supplier_id())};
+                        .supplier = &supplier};
   }
   PeriodGroup* const period = target.period;
   period->lines.push_back(LineFact{
       .seq = seq,
-      .worker_id = line->worker_id(),
+      .worker_id = Intern(line->worker_id()),
       .pay_date = *pay_date,
       .hours_micros = line->hours_micros(),
       .gross_wages_micros = line->gross_wages_micros(),
       .premium_micros = line->premium_micros(),
   });
   period->cache.stale = true;
-  SupplierAccount& supplier = *target.supplier;
-  supplier.lines.push_back(SupplierAccount::LineRef{
-      .pay_date = *pay_date,
-      .premium_micros = line->premium_micros(),
-      .seq = seq,
-  });
-  supplier.cache.stale = true;
+  target.supplier->cache.stale = true;
   return absl::OkStatus();
 }
 
@@ -787,8 +789,7 @@ absl::Status Reconciler::State::ApplyReversal(uint64_t seq,
     auto supplier = (*program)->suppliers.find(line->supplier_id());
     if (period == (*program)->periods.end() ||
         supplier == (*program)->suppliers.end() ||
-        !EraseSeq(period->second->lines, target) ||
-        !EraseSeq(supplier->second->lines, target)) {
+        !EraseSeq(period->second->lines, target)) {
       return missing();
     }
     period->second->cache.stale = true;
@@ -956,11 +957,13 @@ absl::StatusOr<Findings> Reconciler::State::SupplierFindings(
       steps.push_back(Step{.day = due, .expected_delta = *worker_portion});
     }
   }
-  for (const SupplierAccount::LineRef& line : supplier.lines) {
-    if (line.pay_date > as_of) continue;
-    evidence.push_back(line.seq);
-    steps.push_back(
-        Step{.day = line.pay_date, .actual_delta = line.premium_micros});
+  for (const PeriodGroup* period : supplier.periods) {
+    for (const LineFact& line : period->lines) {
+      if (line.pay_date > as_of) continue;
+      evidence.push_back(line.seq);
+      steps.push_back(
+          Step{.day = line.pay_date, .actual_delta = line.premium_micros});
+    }
   }
   evidence = SortedUnique(std::move(evidence));
 
@@ -1062,7 +1065,7 @@ absl::StatusOr<Findings> Reconciler::State::PeriodFindings(
   for (const LineFact* line : lines) {
     by_worker[line->worker_id].push_back(line);
     if (line->hours_micros == 0 && line->premium_micros > 0) {
-      WorkerTally& tally = without_hours[line->worker_id];
+      WorkerTally& tally = without_hours[std::string(line->worker_id)];
       tally.actual += line->premium_micros;
       tally.difference += line->premium_micros;
       tally.evidence.push_back(line->seq);
@@ -1111,7 +1114,7 @@ absl::StatusOr<Findings> Reconciler::State::PeriodFindings(
         absl::StatusOr<int64_t> expected =
             MulDivRoundHalfEven(median_premium, basis(line), median_basis);
         if (!expected.ok()) return expected.status();
-        WorkerTally& tally = skewed[line->worker_id];
+        WorkerTally& tally = skewed[std::string(line->worker_id)];
         tally.expected += *expected;
         tally.actual += line->premium_micros;
         tally.difference += Abs(Int128{line->premium_micros} - *expected);
@@ -1375,21 +1378,22 @@ absl::StatusOr<Summary> Reconciler::State::Summarize(
                 [](const Dated& a, const Dated& b) {
                   return std::tie(a.date, a.seq) < std::tie(b.date, b.seq);
                 });
-      std::vector<SupplierAccount::LineRef> lines;
-      for (const SupplierAccount::LineRef& line : supplier->lines) {
-        if (line.pay_date <= as_of && line.premium_micros > 0) {
-          lines.push_back(line);
+      std::vector<const LineFact*> lines;
+      for (const PeriodGroup* period : supplier->periods) {
+        for (const LineFact& line : period->lines) {
+          if (line.pay_date <= as_of && line.premium_micros > 0) {
+            lines.push_back(&line);
+          }
         }
       }
       std::sort(lines.begin(), lines.end(),
-                [](const SupplierAccount::LineRef& a,
-                   const SupplierAccount::LineRef& b) {
-                  return std::tie(a.pay_date, a.seq) <
-                         std::tie(b.pay_date, b.seq);
+                [](const LineFact* a, const LineFact* b) {
+                  return std::tie(a->pay_date, a->seq) <
+                         std::tie(b->pay_date, b->seq);
                 });
       size_t next_line = 0;
       int64_t line_left_micros =
-          lines.empty() ? 0 : lines.front().premium_micros;
+          lines.empty() ? 0 : lines.front()->premium_micros;
       for (Dated& dated : payments) {
         MatchedPayment& payment = dated.payment;
         int64_t need_micros = payment.worker_portion_micros;
@@ -1398,9 +1402,9 @@ absl::StatusOr<Summary> Reconciler::State::Summarize(
           const int64_t take_micros = std::min(need_micros, line_left_micros);
           need_micros -= take_micros;
           line_left_micros -= take_micros;
-          if (need_micros == 0) completed = lines[next_line].pay_date;
+          if (need_micros == 0) completed = lines[next_line]->pay_date;
           if (line_left_micros == 0 && ++next_line < lines.size()) {
-            line_left_micros = lines[next_line].premium_micros;
+            line_left_micros = lines[next_line]->premium_micros;
           }
         }
         payment.received_by_workers_micros =
