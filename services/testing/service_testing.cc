@@ -14,6 +14,7 @@
 #include "ledger/premium/indexer.h"
 #include "services/auth.h"
 #include "services/credentials.h"
+#include "services/testing/premiumd_banner.h"
 
 #ifndef PREMIUMD_PATH
 #error "PREMIUMD_PATH must name the premiumd binary"
@@ -242,17 +243,13 @@ std::unique_ptr<Child> StartPremiumd(
   if (premiumd == nullptr) return nullptr;
   const std::optional<std::string> line =
       premiumd->WaitForFirstLine(absl::Seconds(20));
-  const size_t at =
-      line.has_value() ? line->rfind(" on 127.0.0.1:") : std::string::npos;
-  int port = 0;
-  if (!line.has_value() || !absl::StartsWith(*line, "premiumd: serving ") ||
-      at == std::string::npos ||
-      !absl::SimpleAtoi(line->substr(at + 14), &port) || port <= 0) {
+  const std::optional<int> port = ServingPortOnLoopback(line);
+  if (!port.has_value()) {
     ADD_FAILURE() << "premiumd did not start: " << line.value_or("")
                   << "\nstderr: " << premiumd->err();
     return nullptr;
   }
-  *address = absl::StrCat("127.0.0.1:", port);
+  *address = absl::StrCat("127.0.0.1:", *port);
   return premiumd;
 }
 

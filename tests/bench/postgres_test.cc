@@ -251,19 +251,7 @@ TEST(PostgresStressTest, ManySeasons) {
   int reconciled = 0;
   for (uint64_t seed = 1; seed <= seeds; ++seed) {
     SCOPED_TRACE(absl::StrCat("seed ", seed));
-    SeasonOptions options;
-    options.style = seed % 2 == 0 ? Style::kFairFood : Style::kMilkWithDignity;
-    options.seed = seed;
-    options.brands = 2 + seed % 5;
-    options.suppliers = 3 + seed % 8;
-    options.workers_per_supplier = 6 + seed % 25;
-    options.weeks = 6 + seed % 11;
-    options.inject_per_type = seed % 4;
-    options.invoices_per_week = 1 + seed % 4;
-    if (seed % 4 == 0) {
-      options.as_of = absl::CivilDay(2026, 1, 1) + 21 +
-                      static_cast<int>((seed * 7919) % (7 * options.weeks));
-    }
+    const SeasonOptions options = season::StressSeasonOptions(seed);
     // Too small for its injections: as tests/season's stress test does.
     if (absl::IsInvalidArgument(season::GenerateSeason(options).status())) {
       continue;

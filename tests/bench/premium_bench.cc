@@ -51,6 +51,7 @@
 #include "ledger/merkle/proof.h"
 #include "ledger/testing/child_process.h"
 #include "nlohmann/json.hpp"
+#include "services/testing/premiumd_banner.h"
 #include "tests/bench/bench_util.h"
 #include "tests/bench/load.h"
 #include "tests/bench/postgres.h"
@@ -132,17 +133,13 @@ class Premiumd {
     const std::optional<std::string> line =
         child->WaitForFirstLine(absl::Minutes(10));
     const double startup_seconds = SecondsSince(start);
-    const size_t at =
-        line.has_value() ? line->rfind(" on 127.0.0.1:") : std::string::npos;
-    int port = 0;
-    if (!line.has_value() || !absl::StartsWith(*line, "premiumd: serving ") ||
-        at == std::string::npos ||
-        !absl::SimpleAtoi(line->substr(at + 14), &port) || port <= 0) {
+    const std::optional<int> port = testing::ServingPortOnLoopback(line);
+    if (!port.has_value()) {
       return absl::InternalError(absl::StrCat(
           "premiumd did not start: ", line.value_or(""), "; ", child->err()));
     }
     return std::unique_ptr<Premiumd>(new Premiumd(
-        std::move(child), absl::StrCat("127.0.0.1:", port), startup_seconds));
+        std::move(child), absl::StrCat("127.0.0.1:", *port), startup_seconds));
   }
 
   ~Premiumd() {

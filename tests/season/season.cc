@@ -1211,4 +1211,24 @@ absl::StatusOr<Season> GenerateSeason(const SeasonOptions& options) {
   return Generator(options).Run();
 }
 
+SeasonOptions StressSeasonOptions(uint64_t seed) {
+  SeasonOptions options;
+  options.style = seed % 2 == 0 ? Style::kFairFood : Style::kMilkWithDignity;
+  options.seed = seed;
+  options.brands = 2 + seed % 5;
+  options.suppliers = 3 + seed % 8;
+  options.workers_per_supplier = 6 + seed % 25;
+  options.weeks = 6 + seed % 11;
+  options.inject_per_type = seed % 4;
+  options.invoices_per_week = 1 + seed % 4;
+  if (seed % 3 == 0) options.allocation = AllocationChoice::kHours;
+  if (seed % 7 == 0) options.allocation = AllocationChoice::kWages;
+  if (seed % 4 == 0) {
+    // Any day from the fourth week on.
+    options.as_of = absl::CivilDay(2026, 1, 1) + 21 +
+                    static_cast<int>((seed * 7919) % (7 * options.weeks));
+  }
+  return options;
+}
+
 }  // namespace premium::season

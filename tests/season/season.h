@@ -254,6 +254,12 @@ struct Season {
 // exactly the injected discrepancies (a generator bug).
 absl::StatusOr<Season> GenerateSeason(const SeasonOptions& options);
 
+// The options of stress seed `seed` (the stress tests run seeds 1 to N):
+// styles, sizes, allocations, injections and as-of dates that vary with it.
+// Some are too small for their injections, which GenerateSeason refuses
+// with InvalidArgument.
+SeasonOptions StressSeasonOptions(uint64_t seed);
+
 // Writes, into `dir` (created if missing): purchases-<brand>.csv and
 // payments-<brand>.csv per brand, payroll-<supplier>.csv per supplier (the
 // columns of DESIGN section 8), season.json (as_of, program versions,
