@@ -494,6 +494,38 @@ TEST_F(LedgerTest, ReadEntriesAtRefusesEntriesChangedOrRemovedBehindIt) {
   EXPECT_THAT(ledger_->ReadEntriesAt(intact), IsOk());
 }
 
+// A small memtable budget still lets each memtable fill before it is
+// flushed. Were every write to flush the oldest memtable, each would leave a
+// table file of a few KiB, never merged (files keyed in append order are
+// moved down the levels whole), and the open ledger would hold a reader for
+// each: premiumd's memory grew with them.
+TEST_F(LedgerTest, ASmallWriteBufferFlushesWholeMemtablesNotEveryWrite) {
+  LedgerOptions options = Options();
+  options.write_buffer_bytes = 4 << 20;
+  OpenLedger(std::move(options));
+  constexpr int kRequests = 2'000;
+  constexpr int kEntriesPerRequest = 10;
+  const std::string padding(200, 'p');
+  for (int r = 0; r < kRequests; ++r) {
+    AppendRequest request;
+    request.actor = "actor";
+    request.idempotency_key = absl::StrCat("request-", r);
+    for (int i = 0; i < kEntriesPerRequest; ++i) {
+      request.entries.push_back({"kind.K", absl::StrCat(padding, r, "-", i)});
+    }
+    MustAppend(request);
+  }
+  ledger_.reset();
+  int table_files = 0;
+  for (const std::filesystem::directory_entry& file :
+       std::filesystem::directory_iterator(DataDir() + "/db")) {
+    if (file.path().extension() == ".sst") ++table_files;
+  }
+  // About 8 MiB were written: 12 files when whole memtables are flushed,
+  // 335 when writes flush the oldest memtable, whatever its size.
+  EXPECT_LT(table_files, 40);
+}
+
 // --- Checkpoints
 // ---------------------------------------------------------------
 

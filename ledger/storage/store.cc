@@ -14,6 +14,11 @@
 namespace premium::storage {
 namespace {
 
+// Bounds of a memtable's arena block (see FamilyOptions); 1 MiB is RocksDB's
+// own default.
+constexpr size_t kArenaBlockBytesMin = 64 << 10;
+constexpr size_t kArenaBlockBytesMax = 1 << 20;
+
 std::string FamilyName(Family family) {
   switch (family) {
     case Family::kMeta:
@@ -33,8 +38,21 @@ std::string FamilyName(Family family) {
 }
 
 rocksdb::ColumnFamilyOptions FamilyOptions(
-    Family family, const std::shared_ptr<rocksdb::Cache>& cache) {
+    Family family, const std::shared_ptr<rocksdb::Cache>& cache,
+    size_t write_buffer_bytes) {
   rocksdb::ColumnFamilyOptions options;
+  // Every family's memtable takes one arena block as soon as it holds a
+  // record, and the shared budget (db_write_buffer_size) counts those blocks.
+  // RocksDB's defaults (64 MiB memtables, 1 MiB blocks, a memtable bloom of
+  // 2% of 64 MiB) overrun a budget of a few MiB with the first record of each
+  // family: every write then flushes the oldest memtable into a file of a few
+  // KiB, and these files, keyed in append order, are moved down the levels
+  // without ever being merged (a 4 MiB budget made 800 table files a minute,
+  // each holding a reader and a mapping: premiumd's memory grew with them).
+  // Blocks of 1/64 of the budget let each memtable fill before it is flushed.
+  options.write_buffer_size = write_buffer_bytes;
+  options.arena_block_size = std::clamp<size_t>(
+      write_buffer_bytes / 64, kArenaBlockBytesMin, kArenaBlockBytesMax);
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = cache;
   // Every block carries a checksum that RocksDB checks on each read;
@@ -121,7 +139,9 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const Options& options) {
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (size_t i = 0; i < kFamilyCount; ++i) {
     const Family family = static_cast<Family>(i);
-    descriptors.emplace_back(FamilyName(family), FamilyOptions(family, cache));
+    descriptors.emplace_back(
+        FamilyName(family),
+        FamilyOptions(family, cache, options.write_buffer_bytes));
   }
 
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
