@@ -371,7 +371,9 @@ int ServeEmbedded(const ServeFlags& flags, const sigset_t& stop_signals) {
       spdlog::error("reconciliation state: {}", s.ToString());
     }
   }
-  const MemoryTrimmer trimmer(ledger->get());
+  // Reads the ledger's size from its own thread: stopped before the ledger
+  // is closed and destroyed below (ThreadSanitizer caught the other order).
+  auto trimmer = std::make_unique<MemoryTrimmer>(ledger->get());
   const std::string description = absl::StrCat(
       flags.ledger_only ? "the ledger " : "ledger ", "\"", (*ledger)->origin(),
       "\" (tree size ", (*ledger)->size(), ")");
@@ -380,6 +382,7 @@ int ServeEmbedded(const ServeFlags& flags, const sigset_t& stop_signals) {
                                     ledger_service.Stop();
                                     (*ledger)->Close();
                                   });
+  trimmer.reset();
   front.reset();
   ledger->reset();
   if (exit_code == 0) spdlog::info("stopped cleanly");
