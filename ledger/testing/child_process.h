@@ -2,7 +2,8 @@
 // (premiumd, premiumctl): standard output and error are read into memory by
 // background threads, so the child never blocks on a full pipe, and a child
 // still running when the object goes is killed. RunCommand runs one to its
-// end; ExpectOneLine and Lines check what it printed.
+// end; ExpectOneLine and Lines check what it printed; ProcStatusKib reads
+// its memory.
 #ifndef PREMIUM_LEDGER_TESTING_CHILD_PROCESS_H_
 #define PREMIUM_LEDGER_TESTING_CHILD_PROCESS_H_
 
@@ -14,16 +15,23 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -236,6 +244,22 @@ inline void ExpectOneLine(const std::string& text) {
 // The non-empty lines of `text`, without their newlines.
 inline std::vector<std::string> Lines(const std::string& text) {
   return absl::StrSplit(text, '\n', absl::SkipEmpty());
+}
+
+// A line of /proc/PID/status in KiB ("VmRSS", "RssAnon", "VmHWM"); 0 if
+// unreadable.
+inline int64_t ProcStatusKib(pid_t pid, absl::string_view field) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    absl::string_view rest = line;
+    if (absl::ConsumePrefix(&rest, field) && absl::ConsumePrefix(&rest, ":")) {
+      rest = absl::StripAsciiWhitespace(absl::StripSuffix(rest, " kB"));
+      int64_t kib = 0;
+      if (absl::SimpleAtoi(rest, &kib)) return kib;
+    }
+  }
+  return 0;
 }
 
 }  // namespace premium::testing

@@ -100,21 +100,6 @@ struct Flags {
 
 // ------------------------------------------------------------ processes
 
-// A line of /proc/PID/status in KiB ("VmRSS", "VmHWM"); 0 if unreadable.
-int64_t ProcStatusKib(pid_t pid, const std::string& field) {
-  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(status, line)) {
-    if (absl::StartsWith(line, field + ":")) {
-      absl::string_view rest = absl::string_view(line).substr(field.size() + 1);
-      rest = absl::StripAsciiWhitespace(absl::StripSuffix(rest, " kB"));
-      int64_t kib = 0;
-      if (absl::SimpleAtoi(rest, &kib)) return kib;
-    }
-  }
-  return 0;
-}
-
 double Mib(int64_t kib) { return static_cast<double>(kib) / 1024; }
 
 // premiumd serving a data directory on 127.0.0.1:0.
@@ -148,15 +133,19 @@ class Premiumd {
 
   const std::string& address() const { return address_; }
   double startup_seconds() const { return startup_seconds_; }
-  int64_t rss_kib() const { return ProcStatusKib(child_->pid(), "VmRSS"); }
-  int64_t peak_rss_kib() const { return ProcStatusKib(child_->pid(), "VmHWM"); }
+  int64_t rss_kib() const {
+    return testing::ProcStatusKib(child_->pid(), "VmRSS");
+  }
+  int64_t peak_rss_kib() const {
+    return testing::ProcStatusKib(child_->pid(), "VmHWM");
+  }
   // RSS is anonymous memory (premiumd's own) plus the pages of the table
   // files it maps (page cache, shared and reclaimable): each apart.
   int64_t anon_rss_kib() const {
-    return ProcStatusKib(child_->pid(), "RssAnon");
+    return testing::ProcStatusKib(child_->pid(), "RssAnon");
   }
   int64_t file_rss_kib() const {
-    return ProcStatusKib(child_->pid(), "RssFile");
+    return testing::ProcStatusKib(child_->pid(), "RssFile");
   }
 
   absl::Status Stop() {

@@ -23,7 +23,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <memory>
 #include <random>
 #include <string>
@@ -72,23 +71,6 @@ uint64_t EnvOr(const char* name, uint64_t fallback) {
   uint64_t value = 0;
   if (text == nullptr || !absl::SimpleAtoi(text, &value)) return fallback;
   return value;
-}
-
-// Resident memory of process `pid` in KiB, from /proc; 0 if unreadable.
-uint64_t ResidentKib(pid_t pid) {
-  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(status, line)) {
-    uint64_t kib = 0;
-    if (line.rfind("VmRSS:", 0) == 0 &&
-        absl::SimpleAtoi(
-            absl::StripAsciiWhitespace(
-                absl::string_view(line).substr(6, line.size() - 9)),
-            &kib)) {
-      return kib;
-    }
-  }
-  return 0;
 }
 
 std::string Day(absl::CivilDay day) { return absl::FormatCivilTime(day); }
@@ -312,44 +294,64 @@ TEST_F(SoakTest, MixedLoadWithoutErrorsOrMemoryGrowth) {
   }
 
   const absl::Time start = absl::Now();
-  uint64_t rss_after_warm_up_kib = 0;
-  uint64_t rss_max_kib = 0;
-  uint64_t rss_kib = 0;
+  int64_t rss_after_warm_up_kib = 0;
+  int64_t rss_max_kib = 0;
+  int64_t rss_kib = 0;
+  // RSS is premiumd's own memory (RssAnon) plus the pages of its binaries
+  // and of the table files it maps (RssFile: the page cache, shared and
+  // reclaimable, which grows with the part of the ledger that is read).
+  int64_t anon_after_warm_up_kib = 0;
+  int64_t file_after_warm_up_kib = 0;
   uint64_t lookups_at_warm_up = 0;
   const bool verbose = std::getenv("SOAK_VERBOSE") != nullptr;
   uint64_t samples = 0;
   while (absl::Now() - start < run && errors_.load() == 0) {
     absl::SleepFor(kSamplePeriod);
-    rss_kib = ResidentKib(premiumd_->pid());
-    ASSERT_GT(rss_kib, 0u);
+    rss_kib = testing::ProcStatusKib(premiumd_->pid(), "VmRSS");
+    ASSERT_GT(rss_kib, 0);
     if (rss_after_warm_up_kib == 0 && absl::Now() - start >= warm_up) {
       rss_after_warm_up_kib = rss_kib;
+      anon_after_warm_up_kib =
+          testing::ProcStatusKib(premiumd_->pid(), "RssAnon");
+      file_after_warm_up_kib =
+          testing::ProcStatusKib(premiumd_->pid(), "RssFile");
       lookups_at_warm_up = lookups_.load();
     }
     if (rss_after_warm_up_kib != 0) {
       rss_max_kib = std::max(rss_max_kib, rss_kib);
     }
     if (verbose && ++samples % 20 == 0) {
-      std::printf("soak: %5.0f s  RSS %llu KiB  entries %llu  lookups %llu\n",
-                  absl::ToDoubleSeconds(absl::Now() - start),
-                  static_cast<unsigned long long>(rss_kib),
-                  static_cast<unsigned long long>(uploaded_entries_.load()),
-                  static_cast<unsigned long long>(lookups_.load()));
+      std::printf(
+          "soak: %5.0f s  RSS %lld KiB (anon %lld, file %lld)  entries %llu  "
+          "lookups %llu\n",
+          absl::ToDoubleSeconds(absl::Now() - start),
+          static_cast<long long>(rss_kib),
+          static_cast<long long>(
+              testing::ProcStatusKib(premiumd_->pid(), "RssAnon")),
+          static_cast<long long>(
+              testing::ProcStatusKib(premiumd_->pid(), "RssFile")),
+          static_cast<unsigned long long>(uploaded_entries_.load()),
+          static_cast<unsigned long long>(lookups_.load()));
     }
   }
   stop_ = true;
   for (std::thread& thread : threads) thread.join();
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   EXPECT_EQ(errors_.load(), 0u);
-  ASSERT_GT(rss_after_warm_up_kib, 0u);
+  ASSERT_GT(rss_after_warm_up_kib, 0);
+  const int64_t anon_end_kib =
+      testing::ProcStatusKib(premiumd_->pid(), "RssAnon");
+  const int64_t file_end_kib =
+      testing::ProcStatusKib(premiumd_->pid(), "RssFile");
   const double growth = static_cast<double>(rss_max_kib) /
                             static_cast<double>(rss_after_warm_up_kib) -
                         1.0;
   std::printf(
       "soak: %.0f s, %llu upload rounds (%llu entries, %.0f/s), %llu retries "
       "replayed, %llu lookups (%.0f/s), %llu reconciles+summaries, 0 errors; "
-      "premiumd RSS %llu KiB after warm-up, max %llu KiB after (%+.1f%%), "
-      "%llu KiB at the end\n",
+      "premiumd RSS %lld KiB after warm-up, max %lld KiB after (%+.1f%%), "
+      "%lld KiB at the end; of which anon %lld -> %lld KiB, file %lld -> %lld "
+      "KiB\n",
       seconds, static_cast<unsigned long long>(rounds.load()),
       static_cast<unsigned long long>(uploaded_entries_.load()),
       static_cast<double>(uploaded_entries_.load()) / seconds,
@@ -357,9 +359,13 @@ TEST_F(SoakTest, MixedLoadWithoutErrorsOrMemoryGrowth) {
       static_cast<unsigned long long>(lookups_.load()),
       static_cast<double>(lookups_.load()) / seconds,
       static_cast<unsigned long long>(reconciles_.load()),
-      static_cast<unsigned long long>(rss_after_warm_up_kib),
-      static_cast<unsigned long long>(rss_max_kib), growth * 100.0,
-      static_cast<unsigned long long>(rss_kib));
+      static_cast<long long>(rss_after_warm_up_kib),
+      static_cast<long long>(rss_max_kib), growth * 100.0,
+      static_cast<long long>(rss_kib),
+      static_cast<long long>(anon_after_warm_up_kib),
+      static_cast<long long>(anon_end_kib),
+      static_cast<long long>(file_after_warm_up_kib),
+      static_cast<long long>(file_end_kib));
   EXPECT_GT(lookups_.load(), lookups_at_warm_up);
   EXPECT_GT(reconciles_.load(), 0u);
   // A run of a few minutes is still filling memtables and caches; the
