@@ -44,6 +44,7 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
@@ -674,6 +675,15 @@ TEST_F(PremiumdKillTest, AcknowledgedUploadsSurviveExactlyOnce) {
   for (int i = 0; i < clients; ++i) {
     threads.emplace_back([this, seed, i] { Client(seed + 1 + i); });
   }
+  // A failed assertion returns early: the clients must still be stopped and
+  // joined, or the joinable threads' destructors abort the whole run and
+  // hide the failure's report.
+  absl::Cleanup stop_clients = [this, &threads] {
+    stop_ = true;
+    for (std::thread& thread : threads) {
+      if (thread.joinable()) thread.join();
+    }
+  };
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<int> serve_millis(kServeMillisMin,
                                                   kServeMillisMax);
