@@ -32,9 +32,14 @@ namespace {
 using Day = absl::CivilDay;
 // A day counted from 1970-01-01: 4 bytes where a Day takes 16, for the facts
 // kept by the million (payroll lines). Record dates are validated years
-// 0001-9999, far inside int32.
+// 0001-9999, far inside int32; other days (an as-of date from a caller)
+// saturate, which keeps every comparison with a record's day exact.
 constexpr Day kEpochDay(1970, 1, 1);
-int32_t DayNumber(Day day) { return static_cast<int32_t>(day - kEpochDay); }
+int32_t DayNumber(Day day) {
+  return static_cast<int32_t>(std::clamp<absl::civil_diff_t>(
+      day - kEpochDay, std::numeric_limits<int32_t>::min(),
+      std::numeric_limits<int32_t>::max()));
+}
 Day DayOfNumber(int32_t number) { return kEpochDay + number; }
 // Sums and cross products of micros: int64 × int64 always fits.
 using Int128 = __int128;

@@ -2055,6 +2055,22 @@ TEST_F(ReconcilerTest, RecordsDatedAfterTheAsOfDateAreIgnored) {
   EXPECT_THAT(FindingsOfType(Feb(28), kLateDistribution), IsEmpty());
 }
 
+TEST_F(ReconcilerTest, AsOfDatesBeyondAnyRecordsDateCompareExactly) {
+  // Lines keep their pay date as a 32-bit day count; as-of dates outside
+  // that range must still be after (or before) every line, not wrap around.
+  const uint64_t first = Line(kSunny, "w1", Week(1), Hours(40), Dollars(20));
+  const uint64_t again = Line(kSunny, "w1", Week(1), Hours(40), Dollars(20));
+  const absl::CivilDay far_future(6'000'000, 1, 1);
+  const absl::CivilDay far_past(-6'000'000, 1, 1);
+
+  const std::vector<Finding> findings =
+      FindingsOfType(far_future, kDuplicatePayrollLine);
+  ASSERT_EQ(findings.size(), 1u);
+  EXPECT_EQ(findings[0].discrepancy->evidence,
+            std::vector<uint64_t>({first, again}));
+  EXPECT_THAT(FindingsOfType(far_past, kDuplicatePayrollLine), IsEmpty());
+}
+
 // ---------------------------------------------------------------------------
 // Order and filters.
 
