@@ -323,6 +323,24 @@ class Ledger::Impl {
   absl::Status RemoveStaged(uint64_t tree_size);
   absl::StatusOr<merkle::CompactRange> RangeAt(uint64_t tree_size) const;
 
+  // Hashes of the committed nodes at kCachedNodeLevelMin and above, read
+  // through on a proof's first use: such a node covers a complete subtree and
+  // never changes once committed. A proof's nodes below that level lie
+  // within the 256 entries around its leaf, a few blocks of the node table;
+  // each higher one is a block of its own, far from the others in key
+  // order. These are what this keeps: about one node per 128 entries.
+  static constexpr int kCachedNodeLevelMin = 8;
+  // The most a hash table of 2^20 slots holds (7/8 of them): 43 MiB.
+  static constexpr size_t kCachedNodesMax = (size_t{1} << 20) / 8 * 7;
+  // At level 8 and above an index has at most 55 bits (trees of at most
+  // 2^63 leaves), so index and level pack into 64.
+  static uint64_t CachedNodeKey(const merkle::NodeId& id) {
+    return id.index << 6 | static_cast<uint64_t>(id.level);
+  }
+  mutable absl::Mutex node_cache_mu_;
+  mutable absl::flat_hash_map<uint64_t, merkle::Hash> node_cache_
+      ABSL_GUARDED_BY(node_cache_mu_);
+
   const LedgerOptions options_;
   const std::unique_ptr<storage::Store> store_;
   const std::unique_ptr<CheckpointSigner> signer_;
@@ -1139,18 +1157,44 @@ absl::StatusOr<std::vector<merkle::Hash>> Ledger::Impl::Proof(
     absl::StatusOr<std::vector<merkle::ProofElement>> plan) const {
   if (!plan.ok()) return plan.status();
   const std::vector<merkle::NodeId> ids = merkle::NodesOf(*plan);
+  std::vector<merkle::Hash> hashes(ids.size());
+  // Positions in `ids` of the nodes to read.
+  std::vector<size_t> unread;
+  unread.reserve(ids.size());
+  {
+    absl::ReaderMutexLock lock(&node_cache_mu_);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (ids[i].level >= kCachedNodeLevelMin) {
+        auto it = node_cache_.find(CachedNodeKey(ids[i]));
+        if (it != node_cache_.end()) {
+          hashes[i] = it->second;
+          continue;
+        }
+      }
+      unread.push_back(i);
+    }
+  }
+  if (unread.empty()) return merkle::AssembleProof(*plan, hashes);
   std::vector<std::string> keys;
-  keys.reserve(ids.size());
-  for (const merkle::NodeId& id : ids) keys.push_back(storage::NodeKey(id));
+  keys.reserve(unread.size());
+  for (const size_t i : unread) keys.push_back(storage::NodeKey(ids[i]));
   absl::StatusOr<std::vector<std::string>> values =
       store_->MultiGet(Family::kNodes, keys);
   if (!values.ok()) return values.status();
-  std::vector<merkle::Hash> hashes;
-  hashes.reserve(values->size());
-  for (const std::string& value : *values) {
-    absl::StatusOr<merkle::Hash> hash = merkle::HashFromBytes(value);
+  bool cacheable = false;
+  for (size_t k = 0; k < unread.size(); ++k) {
+    absl::StatusOr<merkle::Hash> hash = merkle::HashFromBytes((*values)[k]);
     if (!hash.ok()) return absl::DataLossError("malformed stored node hash");
-    hashes.push_back(*hash);
+    hashes[unread[k]] = *hash;
+    cacheable |= ids[unread[k]].level >= kCachedNodeLevelMin;
+  }
+  if (cacheable) {
+    absl::MutexLock lock(&node_cache_mu_);
+    for (const size_t i : unread) {
+      if (ids[i].level < kCachedNodeLevelMin) continue;
+      if (node_cache_.size() >= kCachedNodesMax) break;
+      node_cache_.emplace(CachedNodeKey(ids[i]), hashes[i]);
+    }
   }
   return merkle::AssembleProof(*plan, hashes);
 }

@@ -227,7 +227,10 @@ class Ledger {
 
   // The audit path of `leaf_index` in the tree of `tree_size` entries.
   // InvalidArgument unless leaf_index < tree_size; OutOfRange if tree_size >
-  // size(). O(log n) reads.
+  // size(). At most 8 reads, all within the 256 entries around the leaf,
+  // once the nodes above are cached: the ledger keeps in memory the nodes of
+  // subtrees of 256 entries or more that proofs have read, about one per 128
+  // entries, at most 917,504 of them (a table of 43 MiB).
   absl::StatusOr<std::vector<merkle::Hash>> InclusionProof(
       uint64_t leaf_index, uint64_t tree_size) const;
   // Proof that the tree of old_size is a prefix of the tree of new_size.

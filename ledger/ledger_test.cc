@@ -666,6 +666,56 @@ TEST_F(LedgerTest, InclusionAndConsistencyProofsVerify) {
   }
 }
 
+// Nodes high in the tree are kept in memory after a proof first reads them:
+// proofs served from that cache, at sizes that share those nodes and sizes
+// that grew past them, verify as the first ones did.
+TEST_F(LedgerTest, ProofsServedFromTheNodeCacheVerify) {
+  OpenLedger();
+  auto append = [this](int request, int count) {
+    AppendRequest batch;
+    batch.actor = "a";
+    batch.idempotency_key = absl::StrCat("r", request);
+    for (int i = 0; i < count; ++i) {
+      batch.entries.push_back({"k", absl::StrCat(request, ".", i)});
+    }
+    return MustAppend(batch).tree_size;
+  };
+  // Up to level 11 (2,048 leaves), so levels 8 to 11 are cached.
+  for (int r = 0; r < 26; ++r) append(r, 100);
+  std::vector<uint64_t> sizes = {257, 511, 1024, 1500, 2048, 2600};
+  auto check = [this](const std::vector<uint64_t>& tree_sizes) {
+    const std::vector<StoredEntry> entries = ReadAll();
+    const std::vector<merkle::Hash> roots = PrefixRoots(entries);
+    for (const uint64_t tree_size : tree_sizes) {
+      for (uint64_t leaf = 0; leaf < tree_size; leaf += 37) {
+        absl::StatusOr<std::vector<merkle::Hash>> proof =
+            ledger_->InclusionProof(leaf, tree_size);
+        ASSERT_THAT(proof, IsOk());
+        EXPECT_THAT(
+            merkle::VerifyInclusion(merkle::HashLeaf(entries[leaf].bytes), leaf,
+                                    tree_size, *proof, roots[tree_size]),
+            IsOk())
+            << leaf << " in " << tree_size;
+      }
+      for (uint64_t old_size = 0; old_size <= tree_size; old_size += 41) {
+        absl::StatusOr<std::vector<merkle::Hash>> proof =
+            ledger_->ConsistencyProof(old_size, tree_size);
+        ASSERT_THAT(proof, IsOk());
+        EXPECT_THAT(
+            merkle::VerifyConsistency(old_size, tree_size, roots[old_size],
+                                      roots[tree_size], *proof),
+            IsOk())
+            << old_size << " -> " << tree_size;
+      }
+    }
+  };
+  ASSERT_NO_FATAL_FAILURE(check(sizes));  // reads the nodes, fills the cache
+  ASSERT_NO_FATAL_FAILURE(check(sizes));  // from the cache
+  for (int r = 26; r < 40; ++r) append(r, 100);
+  sizes.push_back(4000);
+  ASSERT_NO_FATAL_FAILURE(check(sizes));
+}
+
 TEST_F(LedgerTest, ProofArgumentErrors) {
   OpenLedger();
   for (int i = 0; i < 5; ++i) MustAppend(OneEntry("a", absl::StrCat(i), "p"));
