@@ -322,6 +322,10 @@ class Ledger::Impl {
   // keys) and the staging mark, with a synced write.
   absl::Status RemoveStaged(uint64_t tree_size);
   absl::StatusOr<merkle::CompactRange> RangeAt(uint64_t tree_size) const;
+  // The hashes of committed nodes `ids`, in order: from node_cache_ where it
+  // has them, the rest read in one batch (and cached if high enough).
+  absl::StatusOr<std::vector<merkle::Hash>> NodeHashes(
+      absl::Span<const merkle::NodeId> ids) const;
 
   // Hashes of the committed nodes at kCachedNodeLevelMin and above, read
   // through on a proof's first use: such a node covers a complete subtree and
@@ -1153,10 +1157,8 @@ absl::StatusOr<SignedCheckpoint> Ledger::Impl::CheckpointAt(
   return checkpoint;
 }
 
-absl::StatusOr<std::vector<merkle::Hash>> Ledger::Impl::Proof(
-    absl::StatusOr<std::vector<merkle::ProofElement>> plan) const {
-  if (!plan.ok()) return plan.status();
-  const std::vector<merkle::NodeId> ids = merkle::NodesOf(*plan);
+absl::StatusOr<std::vector<merkle::Hash>> Ledger::Impl::NodeHashes(
+    absl::Span<const merkle::NodeId> ids) const {
   std::vector<merkle::Hash> hashes(ids.size());
   // Positions in `ids` of the nodes to read.
   std::vector<size_t> unread;
@@ -1174,7 +1176,7 @@ absl::StatusOr<std::vector<merkle::Hash>> Ledger::Impl::Proof(
       unread.push_back(i);
     }
   }
-  if (unread.empty()) return merkle::AssembleProof(*plan, hashes);
+  if (unread.empty()) return hashes;
   std::vector<std::string> keys;
   keys.reserve(unread.size());
   for (const size_t i : unread) keys.push_back(storage::NodeKey(ids[i]));
@@ -1188,33 +1190,32 @@ absl::StatusOr<std::vector<merkle::Hash>> Ledger::Impl::Proof(
     hashes[unread[k]] = *hash;
     cacheable |= ids[unread[k]].level >= kCachedNodeLevelMin;
   }
-  if (cacheable) {
-    absl::MutexLock lock(&node_cache_mu_);
-    for (const size_t i : unread) {
-      if (ids[i].level < kCachedNodeLevelMin) continue;
-      if (node_cache_.size() >= kCachedNodesMax) break;
-      node_cache_.emplace(CachedNodeKey(ids[i]), hashes[i]);
-    }
+  // Most proofs find every high node cached: they take no writer lock.
+  if (!cacheable) return hashes;
+  absl::MutexLock lock(&node_cache_mu_);
+  for (const size_t i : unread) {
+    if (ids[i].level < kCachedNodeLevelMin) continue;
+    if (node_cache_.size() >= kCachedNodesMax) break;
+    node_cache_.emplace(CachedNodeKey(ids[i]), hashes[i]);
   }
-  return merkle::AssembleProof(*plan, hashes);
+  return hashes;
+}
+
+absl::StatusOr<std::vector<merkle::Hash>> Ledger::Impl::Proof(
+    absl::StatusOr<std::vector<merkle::ProofElement>> plan) const {
+  if (!plan.ok()) return plan.status();
+  absl::StatusOr<std::vector<merkle::Hash>> hashes =
+      NodeHashes(merkle::NodesOf(*plan));
+  if (!hashes.ok()) return hashes.status();
+  return merkle::AssembleProof(*plan, *hashes);
 }
 
 absl::StatusOr<merkle::CompactRange> Ledger::Impl::RangeAt(
     uint64_t tree_size) const {
-  const std::vector<merkle::NodeId> ids =
-      merkle::CompactRange::NodeIdsForSize(tree_size);
-  std::vector<std::string> keys;
-  for (const merkle::NodeId& id : ids) keys.push_back(storage::NodeKey(id));
-  absl::StatusOr<std::vector<std::string>> values =
-      store_->MultiGet(Family::kNodes, keys);
-  if (!values.ok()) return values.status();
-  std::vector<merkle::Hash> hashes;
-  for (const std::string& value : *values) {
-    absl::StatusOr<merkle::Hash> hash = merkle::HashFromBytes(value);
-    if (!hash.ok()) return absl::DataLossError("malformed stored node hash");
-    hashes.push_back(*hash);
-  }
-  return merkle::CompactRange::FromNodes(tree_size, std::move(hashes));
+  absl::StatusOr<std::vector<merkle::Hash>> hashes =
+      NodeHashes(merkle::CompactRange::NodeIdsForSize(tree_size));
+  if (!hashes.ok()) return hashes.status();
+  return merkle::CompactRange::FromNodes(tree_size, *std::move(hashes));
 }
 
 absl::StatusOr<merkle::Hash> Ledger::Impl::RootAt(uint64_t tree_size) const {
