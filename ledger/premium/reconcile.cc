@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cassert>
 #include <cstdint>
-#include <deque>
 #include <limits>
 #include <map>
 #include <tuple>
@@ -20,6 +19,7 @@
 #include "ledger/premium/indexer.h"
 #include "ledger/premium/program.h"
 #include "ledger/premium/standing.h"
+#include "ledger/premium/string_numbering.h"
 #include "ledger/premium/validation.h"
 #include "wsr/premium/v1/records.pb.h"
 
@@ -413,23 +413,18 @@ class Reconciler::State {
   LineTarget last_line_target_;
   pb::PayrollLine scratch_line_;
   // Every worker id of a payroll line, once, numbered for LineFact::worker.
-  // A deque, so that the index's views stay valid as it grows.
-  std::deque<std::string> worker_ids_;
-  absl::flat_hash_map<absl::string_view, uint32_t> worker_numbers_;
+  StringNumbering worker_ids_;
   absl::StatusOr<uint32_t> WorkerNumber(uint64_t seq,
-                                        const std::string& worker_id) {
-    auto it = worker_numbers_.find(worker_id);
-    if (it != worker_numbers_.end()) return it->second;
-    if (worker_ids_.size() >= std::numeric_limits<uint32_t>::max()) {
+                                        absl::string_view worker_id) {
+    const std::optional<uint32_t> number = worker_ids_.Number(worker_id);
+    if (!number.has_value()) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "entry ", seq, ": more workers than reconciliation can number"));
     }
-    const auto number = static_cast<uint32_t>(worker_ids_.size());
-    worker_numbers_.emplace(worker_ids_.emplace_back(worker_id), number);
-    return number;
+    return *number;
   }
   absl::string_view WorkerId(uint32_t number) const {
-    return worker_ids_[number];
+    return worker_ids_.Text(number);
   }
   struct ResolutionFact {
     uint64_t seq = 0;
