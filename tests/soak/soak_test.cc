@@ -9,11 +9,12 @@
 // entries, 3.1M lookups) RSS grew 69% after the warm-up: its anonymous part
 // 21 -> 32 MiB, about 100 bytes an entry. Between 150 s and 570 s,
 // malloc_info showed the arenas' blocks in use growing by 3.3 MiB and blocks
-// of 128 KiB or more in use from 1.3 to 11 MiB. Who owns them was not
-// traced; the likely owner is the auditor's reconciliation state, kept in
-// memory by design (a payroll line's facts, its worker id, which this
-// workload never repeats, and the evidence lists of the cached findings,
-// which name every entry of an account). Its file part grew 37 -> 61 MiB:
+// of 128 KiB or more in use from 1.3 to 11 MiB. Under heaptrack (240 s) the
+// heap that grew was the auditor's reconciliation state, kept in memory by
+// design: about 70 bytes a payroll line of facts and, before worker ids
+// were numbered in one buffer, about 85 bytes a worker id, which this
+// workload never repeats; RocksDB's block cache and memtables, the other
+// large owners, stay within their budgets. Its file part grew 37 -> 61 MiB:
 // the pages of the table files
 // premiumd maps for reads, which grow with the part of the ledger that
 // lookups touch (the page cache, shared and reclaimable). Before premiumd
