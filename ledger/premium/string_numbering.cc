@@ -24,15 +24,19 @@ bool StringNumbering::Eq::operator()(uint32_t number,
 }
 
 std::optional<uint32_t> StringNumbering::Number(absl::string_view text) {
-  auto it = index_.find(text);
-  if (it != index_.end()) return *it;
-  if (ends_.size() >= numbers_max_) return std::nullopt;
-  const auto number = static_cast<uint32_t>(ends_.size());
-  bytes_.append(text.data(), text.size());
-  ends_.push_back(bytes_.size());
-  // Inserted after the text is stored: the hasher reads it back.
-  index_.insert(number);
-  return number;
+  if (ends_.size() >= numbers_max_) {
+    auto it = index_.find(text);
+    if (it == index_.end()) return std::nullopt;
+    return *it;
+  }
+  // One probe whether the text is new or not. The index grows, reading the
+  // stored texts back, before the callback stores the new one.
+  return *index_.lazy_emplace(text, [&](const auto& construct) {
+    const auto number = static_cast<uint32_t>(ends_.size());
+    bytes_.append(text.data(), text.size());
+    ends_.push_back(bytes_.size());
+    construct(number);
+  });
 }
 
 absl::string_view StringNumbering::Text(uint32_t number) const {
