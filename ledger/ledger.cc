@@ -66,9 +66,7 @@ absl::Status ValidateDerivedKeys(uint64_t entry_index,
     // verification, which would then reject a healthy ledger.
     absl::flat_hash_set<absl::string_view> seen;
     for (const std::string& key : *list) {
-      // A NUL would let one lookup key's prefix match another's.
-      if (key.empty() || key.size() > kDerivedKeyLengthMax ||
-          key.find('\0') != std::string::npos) {
+      if (!IsDerivableKey(key)) {
         return absl::InternalError(absl::StrCat("entries[", entry_index,
                                                 "] derives a malformed key \"",
                                                 absl::CHexEscape(key), "\""));
@@ -86,8 +84,7 @@ absl::Status ValidateDerivedKeys(uint64_t entry_index,
 // A key to look up: what an indexer may derive. Anything else cannot be
 // stored, and a NUL would read another key's records as this one's.
 absl::Status ValidateQueryKey(absl::string_view key) {
-  if (key.empty() || key.size() > kDerivedKeyLengthMax ||
-      key.find('\0') != absl::string_view::npos) {
+  if (!IsDerivableKey(key)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "a derived key is 1 to ", kDerivedKeyLengthMax,
         " bytes without NUL; got \"", absl::CHexEscape(key), "\""));

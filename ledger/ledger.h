@@ -52,6 +52,13 @@ struct DerivedKeys {
   std::vector<std::string> lookup_keys;
 };
 
+// Whether an indexer may derive `key`: 1 to kDerivedKeyLengthMax bytes
+// without NUL (a NUL would let one lookup key's prefix match another's).
+inline bool IsDerivableKey(absl::string_view key) {
+  return !key.empty() && key.size() <= kDerivedKeyLengthMax &&
+         key.find('\0') == absl::string_view::npos;
+}
+
 // Derives the keys of an entry. Implemented by the domain layer, which knows
 // the payload types; the ledger only stores and checks what it returns.
 class Indexer {
@@ -59,8 +66,9 @@ class Indexer {
   virtual ~Indexer() = default;
   // Fills `keys` for `entry` (whose seq and append time are not yet set when
   // called for an append). A non-OK status refuses the append with it. Each
-  // key is 1 to kDerivedKeyLengthMax bytes without NUL, and listed once per
-  // entry; an append whose keys break this fails with Internal.
+  // key is IsDerivableKey and listed once per entry; an append whose keys
+  // break this fails with Internal, so an indexer refuses (InvalidArgument)
+  // a payload whose fields cannot form its keys.
   virtual absl::Status Derive(const wsr::premium::v1::Entry& entry,
                               DerivedKeys* keys) const = 0;
 };

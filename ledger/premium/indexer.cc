@@ -33,6 +33,19 @@ absl::Status DeriveWith(const pb::Entry& entry, KeysOf<Message> keys_of,
   absl::StatusOr<Message> message = ParsePayload<Message>(entry);
   if (!message.ok()) return message.status();
   keys_of(*message, entry.seq(), keys);
+  // Keys are built from the record's ids, which the services validate; a
+  // record appended around them (LedgerService.Append) may hold ids no key
+  // can carry, and that is bad input, not the ledger's Internal.
+  for (const auto* list : {&keys->unique_keys, &keys->lookup_keys}) {
+    for (const std::string& key : *list) {
+      if (!IsDerivableKey(key)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            entry.kind(), " holds an id that cannot form the key \"",
+            absl::CHexEscape(key), "\": ids are at most ", kDerivedKeyLengthMax,
+            " bytes in a key, without NUL"));
+      }
+    }
+  }
   return absl::OkStatus();
 }
 

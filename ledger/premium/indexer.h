@@ -70,8 +70,9 @@ std::string ReversalKey(uint64_t reversed_seq);
 
 class PremiumIndexer final : public Indexer {
  public:
-  // InvalidArgument when the payload does not parse as its kind, or the kind
-  // is not one of the above.
+  // InvalidArgument when the payload does not parse as its kind, the kind
+  // is not one of the above, or an id in it cannot form a key (a NUL, or a
+  // key over kDerivedKeyLengthMax).
   absl::Status Derive(const wsr::premium::v1::Entry& entry,
                       DerivedKeys* keys) const override;
 };

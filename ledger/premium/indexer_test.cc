@@ -383,6 +383,39 @@ TEST(PremiumIndexerTest, UnknownKindIsInvalidArgument) {
   }
 }
 
+// Records appended around the services' validation (LedgerService.Append)
+// may hold ids no key can carry: refused as bad input, never handed to the
+// ledger, which would fail the append with Internal. Found by request_fuzz.
+TEST(PremiumIndexerTest, IdsThatCannotFormAKeyAreInvalidArgument) {
+  pb::PremiumPayment payment;
+  payment.set_brand_id(std::string{'\0', '1'});
+  payment.set_payment_id("pay-9");
+  payment.set_supplier_id("s1");
+  DerivedKeys keys;
+  EXPECT_THAT(
+      PremiumIndexer().Derive(MakeEntry(kPremiumPaymentKind, payment), &keys),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr(R"(payment/\x00\x31/pay-9)")));
+
+  pb::PayrollLine line;
+  line.set_supplier_id("s1");
+  line.set_worker_id(std::string(kDerivedKeyLengthMax, 'w'));
+  keys = DerivedKeys();
+  EXPECT_THAT(PremiumIndexer().Derive(MakeEntry(kPayrollLineKind, line), &keys),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("cannot form the key")));
+
+  pb::PurchaseReport purchase;
+  purchase.set_brand_id("b1");
+  purchase.set_invoice_id(std::string("inv\0", 4));
+  purchase.set_supplier_id("s1");
+  keys = DerivedKeys();
+  EXPECT_THAT(
+      PremiumIndexer().Derive(MakeEntry(kPurchaseReportKind, purchase), &keys),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr(kPurchaseReportKind)));
+}
+
 TEST(PremiumIndexerTest, PayloadThatDoesNotParseIsInvalidArgument) {
   const std::vector<std::string> garbage = {
       std::string("\xff", 1),              // A truncated varint tag.
