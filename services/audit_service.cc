@@ -25,8 +25,8 @@ namespace {
 
 // Entries read from the ledger per call while catching up.
 constexpr size_t kCatchUpBatchEntries = 10'000;
-constexpr int kPageSizeDefault = 1000;
-constexpr int kPageSizeMax = 1000;
+constexpr int kDiscrepancyPageSizeDefault = 1000;
+constexpr int kDiscrepancyPageSizeMax = 1000;
 // A page stops growing past this many bytes (evidence lists can be long);
 // it always holds at least one discrepancy. Clients accept 64 MiB.
 constexpr size_t kPageBytesMax = 16 << 20;
@@ -99,13 +99,14 @@ void FillOutcome(const Outcome& outcome, pb::Outcome* out) {
 
 // Where a page ends: the sort key (program, type, id) of its last
 // discrepancy, carried as the id, which determines the other two.
-struct PageKey {
+struct DiscrepancyPageKey {
   std::string program_id;
   DiscrepancyType type;
   std::string id;
 };
 
-absl::StatusOr<PageKey> ParsePageToken(absl::string_view token) {
+absl::StatusOr<DiscrepancyPageKey> ParseDiscrepancyPageToken(
+    absl::string_view token) {
   std::string id;
   const auto invalid = [] {
     return absl::InvalidArgumentError(
@@ -117,10 +118,10 @@ absl::StatusOr<PageKey> ParsePageToken(absl::string_view token) {
   std::optional<DiscrepancyType> type =
       ParseDiscrepancyType(absl::AsciiStrToUpper(parts[0]));
   if (!type.has_value()) return invalid();
-  return PageKey{std::string(parts[1]), *type, id};
+  return DiscrepancyPageKey{std::string(parts[1]), *type, id};
 }
 
-std::string PageToken(const Discrepancy& last) {
+std::string DiscrepancyPageToken(const Discrepancy& last) {
   return absl::WebSafeBase64Escape(last.id);
 }
 
@@ -204,15 +205,17 @@ grpc::Status AuditServiceImpl::Reconcile(grpc::ServerContext* context,
   }
   absl::StatusOr<absl::CivilDay> as_of = AsOf(request->as_of());
   if (!as_of.ok()) return ToGrpcStatus(as_of.status());
-  if (request->page_size() < 0 || request->page_size() > kPageSizeMax) {
+  if (request->page_size() < 0 ||
+      request->page_size() > kDiscrepancyPageSizeMax) {
     return ToGrpcStatus(absl::InvalidArgumentError(
-        absl::StrCat("page_size must be 0 to ", kPageSizeMax)));
+        absl::StrCat("page_size must be 0 to ", kDiscrepancyPageSizeMax)));
   }
-  const int page_size =
-      request->page_size() == 0 ? kPageSizeDefault : request->page_size();
-  std::optional<PageKey> after;
+  const int page_size = request->page_size() == 0 ? kDiscrepancyPageSizeDefault
+                                                  : request->page_size();
+  std::optional<DiscrepancyPageKey> after;
   if (!request->page_token().empty()) {
-    absl::StatusOr<PageKey> key = ParsePageToken(request->page_token());
+    absl::StatusOr<DiscrepancyPageKey> key =
+        ParseDiscrepancyPageToken(request->page_token());
     if (!key.ok()) return ToGrpcStatus(key.status());
     after = *std::move(key);
   }
@@ -241,7 +244,8 @@ grpc::Status AuditServiceImpl::Reconcile(grpc::ServerContext* context,
   for (auto it = begin; it != findings->end(); ++it) {
     if (response->discrepancies_size() == page_size ||
         (response->discrepancies_size() > 0 && page_bytes > kPageBytesMax)) {
-      response->set_next_page_token(PageToken(*std::prev(it)->discrepancy));
+      response->set_next_page_token(
+          DiscrepancyPageToken(*std::prev(it)->discrepancy));
       break;
     }
     pb::Discrepancy* out = response->add_discrepancies();

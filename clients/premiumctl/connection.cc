@@ -30,7 +30,7 @@ constexpr int kMessageBytesMax = 64 << 20;
 
 // ReadSmallFile's NotFound carries only the path, which the caller already
 // prints: say what is wrong with it instead.
-std::string FileProblem(const absl::Status& status) {
+std::string ReadProblem(const absl::Status& status) {
   if (absl::IsNotFound(status)) return "no such file";
   return std::string(status.message());
 }
@@ -40,7 +40,7 @@ absl::StatusOr<std::string> ReadPem(const std::string& flag,
   absl::StatusOr<std::string> pem = ReadSmallFile(path, kPemFileBytesMax);
   if (!pem.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(flag, " ", path, ": ", FileProblem(pem.status())));
+        absl::StrCat(flag, " ", path, ": ", ReadProblem(pem.status())));
   }
   return pem;
 }
@@ -157,7 +157,7 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Create(
     if (!token.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("--token-file ", flags.token_file, ": ",
-                       FileProblem(token.status())));
+                       ReadProblem(token.status())));
     }
     connection->token_ = *token;
   } else if (const char* token = std::getenv("PREMIUM_TOKEN");

@@ -22,7 +22,7 @@ namespace pb = wsr::premium::v1;
 
 // WriteNewFile's AlreadyExists carries only the path, which the caller
 // already prints: say what is wrong with it instead.
-std::string FileProblem(const absl::Status& status) {
+std::string WriteProblem(const absl::Status& status) {
   if (absl::IsAlreadyExists(status)) return "file exists (never overwritten)";
   return std::string(status.message());
 }
@@ -63,7 +63,7 @@ absl::Status Checkpoint(const Connection& connection,
   if (!out_path.empty()) {
     if (absl::Status s = WriteNewFile(out_path, json, 0644); !s.ok()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("--out ", out_path, ": ", FileProblem(s)));
+          absl::StrCat("--out ", out_path, ": ", WriteProblem(s)));
     }
   }
   if (connection.output() == OutputFormat::kJson) {

@@ -13,6 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ledger/merkle/hasher.h"
+#include "ledger/merkle/reference_root.h"
 
 namespace premium::merkle {
 namespace {
@@ -27,17 +28,6 @@ std::vector<Hash> MakeLeaves(size_t count) {
     leaves.push_back(HashLeaf(absl::StrCat("entry ", i)));
   }
   return leaves;
-}
-
-// RFC 6962 MTH straight from section 2.1, over leaf hashes [begin, end).
-Hash ReferenceRoot(const std::vector<Hash>& leaves, uint64_t begin,
-                   uint64_t end) {
-  if (end == begin) return EmptyRoot();
-  if (end - begin == 1) return leaves[begin];
-  uint64_t k = 1;
-  while (2 * k < end - begin) k *= 2;
-  return HashChildren(ReferenceRoot(leaves, begin, begin + k),
-                      ReferenceRoot(leaves, begin + k, end));
 }
 
 TEST(NodeIdTest, CoverageEqualityAndText) {

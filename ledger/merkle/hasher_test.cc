@@ -9,6 +9,7 @@
 #include "absl/strings/escaping.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "ledger/merkle/reference_root.h"
 
 namespace premium::merkle {
 namespace {
@@ -19,16 +20,6 @@ Hash MustFromHex(std::string_view hex) {
   absl::StatusOr<Hash> hash = HashFromHex(hex);
   EXPECT_TRUE(hash.ok()) << hash.status();
   return hash.value_or(Hash{});
-}
-
-// RFC 6962 MTH straight from section 2.1, over leaf hashes [begin, end).
-Hash ReferenceRoot(const std::vector<Hash>& leaves, size_t begin, size_t end) {
-  if (end == begin) return EmptyRoot();
-  if (end - begin == 1) return leaves[begin];
-  size_t k = 1;
-  while (2 * k < end - begin) k *= 2;
-  return HashChildren(ReferenceRoot(leaves, begin, begin + k),
-                      ReferenceRoot(leaves, begin + k, end));
 }
 
 TEST(HasherTest, EmptyRootIsSha256OfNothing) {

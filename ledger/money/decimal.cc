@@ -11,9 +11,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "ledger/money/quote.h"
 
 namespace premium {
 namespace {
@@ -30,22 +30,10 @@ static_assert(kPowersOfTen[kMicrosScale] == kMicrosPerUnit);
 
 bool InMicrosRange(int64_t value) { return value >= kMinMicros; }
 
-// Debian's Abseil is built with its own absl::string_view, distinct from
-// std::string_view, so text crosses over explicitly.
-absl::string_view ToAbsl(std::string_view text) {
-  return absl::string_view(text.data(), text.size());
-}
+using money_internal::ToAbsl;
 
-// Text shown inside error messages: escaped so that control characters, a
-// non-breaking space or a stray quote are visible, and truncated so that a
-// hostile input cannot blow up logs.
 std::string Quote(std::string_view text) {
-  if (text.size() > kDecimalTextMaxBytes) {
-    return absl::StrCat(
-        "\"", absl::CHexEscape(ToAbsl(text.substr(0, kDecimalTextMaxBytes))),
-        "\"... (", text.size(), " bytes)");
-  }
-  return absl::StrCat("\"", absl::CHexEscape(ToAbsl(text)), "\"");
+  return money_internal::Quote(text, kDecimalTextMaxBytes);
 }
 
 absl::Status RefuseText(std::string_view text, absl::string_view why) {

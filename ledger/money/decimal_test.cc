@@ -8,21 +8,18 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "ledger/money/quote.h"
 
 namespace premium {
 namespace {
 
 using ::testing::HasSubstr;
 
-// Debian's Abseil has its own absl::string_view, distinct from
-// std::string_view; a message quotes text as absl::CHexEscape renders it.
-std::string Escaped(std::string_view text) {
-  return absl::CHexEscape(absl::string_view(text.data(), text.size()));
-}
+// A message quotes text as Escape renders it.
+using money_internal::Escape;
 
 constexpr int64_t kInt64Min = std::numeric_limits<int64_t>::min();
 constexpr DecimalSpec kCentsSpec = AmountSpec(2);
@@ -86,13 +83,13 @@ struct RefuseCase {
 };
 
 void ExpectRefused(const RefuseCase& c) {
-  SCOPED_TRACE(Escaped(c.text));
+  SCOPED_TRACE(Escape(c.text));
   absl::StatusOr<int64_t> micros = ParseMicros(c.text, c.spec);
   ASSERT_FALSE(micros.ok()) << "parsed as " << *micros;
   EXPECT_EQ(micros.status().code(), c.code) << micros.status();
   // The message quotes the offending text (escaped, truncated if long).
   const std::string quoted =
-      absl::StrCat("\"", Escaped(c.text.substr(0, kDecimalTextMaxBytes)), "\"");
+      absl::StrCat("\"", Escape(c.text.substr(0, kDecimalTextMaxBytes)), "\"");
   EXPECT_THAT(micros.status().message(), HasSubstr(quoted));
   EXPECT_THAT(micros.status().message(), HasSubstr(c.message_fragment));
 }

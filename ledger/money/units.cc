@@ -8,9 +8,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "ledger/money/decimal.h"
+#include "ledger/money/quote.h"
 
 namespace premium {
 namespace {
@@ -54,19 +54,10 @@ bool IsUnit(Unit unit) {
   return false;
 }
 
-// Debian's Abseil is built with its own absl::string_view, distinct from
-// std::string_view, so text crosses over explicitly.
-absl::string_view ToAbsl(std::string_view text) {
-  return absl::string_view(text.data(), text.size());
-}
+using money_internal::ToAbsl;
 
-std::string Quote(std::string_view text) {
-  if (text.size() > kQuotedUnitBytesMax) {
-    return absl::StrCat(
-        "\"", absl::CHexEscape(ToAbsl(text.substr(0, kQuotedUnitBytesMax))),
-        "\"...");
-  }
-  return absl::StrCat("\"", absl::CHexEscape(ToAbsl(text)), "\"");
+std::string QuoteUnit(std::string_view text) {
+  return money_internal::Quote(text, kQuotedUnitBytesMax);
 }
 
 }  // namespace
@@ -77,7 +68,7 @@ absl::StatusOr<Unit> ParseUnit(std::string_view text) {
     if (text == UnitName(unit)) return unit;
   }
   return absl::InvalidArgumentError(
-      absl::StrCat("unit ", Quote(text),
+      absl::StrCat("unit ", QuoteUnit(text),
                    " is not one of \"lb\", \"kg\", \"cwt\", \"each\" "
                    "(lowercase, exactly)"));
 }

@@ -6,22 +6,19 @@
 #include <utility>
 
 #include "absl/status/status.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ledger/money/decimal.h"
+#include "ledger/money/quote.h"
 
 namespace premium {
 namespace {
 
 using ::testing::HasSubstr;
 
-// Debian's Abseil has its own absl::string_view, distinct from
-// std::string_view; a message quotes text as absl::CHexEscape renders it.
-std::string Escaped(std::string_view text) {
-  return absl::CHexEscape(absl::string_view(text.data(), text.size()));
-}
+// A message quotes text as Escape renders it.
+using money_internal::Escape;
 
 constexpr Unit kAllUnits[] = {Unit::kPound, Unit::kKilogram,
                               Unit::kHundredweight, Unit::kEach};
@@ -70,7 +67,7 @@ TEST(ParseUnitTest, RefusesEverythingElse) {
     ASSERT_FALSE(unit.ok()) << "accepted " << UnitName(*unit);
     EXPECT_EQ(unit.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(unit.status().message(),
-                HasSubstr(absl::StrCat("\"", Escaped(text), "\"")));
+                HasSubstr(absl::StrCat("\"", Escape(text), "\"")));
     EXPECT_THAT(unit.status().message(),
                 HasSubstr("\"lb\", \"kg\", \"cwt\", \"each\""));
   }
