@@ -1,5 +1,7 @@
-// Tests of uploads too large to append inline (more than kInlineRecordsMax
-// records, services/upload_receiver.h): the file is spooled, validated, then
+// Tests of uploads too large to append inline (more than
+// UploadLimits::inline_records_max records, services/upload_receiver.h; here
+// kInlineRecords, far below the default, so that the files stay small and
+// the suite quick): the file is spooled, validated, then
 // read again from the spool and streamed to the ledger a batch at a time
 // (LedgerClient::AppendStreamed). A payroll file's codes are then not
 // returned inline (codes_paged) but listed by SupplierService
@@ -16,7 +18,7 @@
 //
 // Every file is made by a loop in the test: payroll line i (from 0) is
 // worker w<i % 1000> in week i / 1000 (from the week of 2025-01-06), so
-// 60,001 lines are 61 weeks of a thousand workers, the last week with one.
+// 2,501 lines are 3 weeks of a thousand workers, the last week with one.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -97,10 +99,14 @@ using ::testing::UnorderedElementsAre;
 constexpr absl::Duration kLargeCallTimeout = absl::Seconds(60);
 constexpr size_t kChunkBytes = 64 << 10;
 
-// One more record than the receiver keeps in memory, and then some: the
-// file is streamed to the ledger in several batches.
-constexpr int kLines = 60'001;
-static_assert(kLines > static_cast<int>(kInlineRecordsMax));
+// The receivers' inline limit (premiumd's --upload-inline-records), and the
+// entries of each batch the ledger writes a streamed request in.
+constexpr uint64_t kInlineRecords = 1'000;
+constexpr size_t kStreamedBatchEntries = 1'000;
+// More records than the receiver keeps in memory, and then some: the file
+// is streamed to the ledger in three batches.
+constexpr int kLines = 2'501;
+static_assert(kLines > static_cast<int>(kInlineRecords));
 constexpr int kWorkers = 1000;
 // SupplierService's default (and largest) page of codes.
 constexpr int kDefaultPage = 10'000;
@@ -276,8 +282,10 @@ class LargeUploadTest : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_TRUE(kFastBackupPolling);
-    PL_ASSERT_OK_AND_ASSIGN(
-        ledger_, testing::OpenTestLedger(dir_.Sub("data"), &indexer_));
+    LedgerOptions options =
+        testing::TestLedgerOptions(dir_.Sub("data"), &indexer_);
+    options.streamed_batch_entries = kStreamedBatchEntries;
+    PL_ASSERT_OK_AND_ASSIGN(ledger_, Ledger::Open(options));
     if (remote_ledger_) {
       ASSERT_NO_FATAL_FAILURE(StartLedgerServer());
     } else {
@@ -329,10 +337,11 @@ class LargeUploadTest : public ::testing::Test {
     admin_service_ = std::make_unique<AdminServiceImpl>(
         client_.get(), authenticator_.get(), secret_.get(),
         [] { return absl::CivilDay(2025, 1, 10); });
-    brand_service_ =
-        std::make_unique<BrandServiceImpl>(client_.get(), authenticator_.get());
+    const UploadLimits limits{.inline_records_max = kInlineRecords};
+    brand_service_ = std::make_unique<BrandServiceImpl>(
+        client_.get(), authenticator_.get(), limits);
     supplier_service_ = std::make_unique<SupplierServiceImpl>(
-        client_.get(), authenticator_.get(), secret_.get());
+        client_.get(), authenticator_.get(), secret_.get(), limits);
     worker_service_ = std::make_unique<WorkerServiceImpl>(client_.get());
     std::string address;
     server_ = testing::StartLocalServer(
@@ -498,7 +507,7 @@ class LargeUploadTest : public ::testing::Test {
               ledger_->verifier().public_key_pem());
   }
 
-  // The last line of the file (worker w0's 61st week) through its code.
+  // The last line of the file (worker w500's third week) through its code.
   void ExpectLastLineLooksUp(const std::vector<pb::PaystubCode>& codes) {
     ASSERT_EQ(codes.size(), static_cast<size_t>(kLines));
     const pb::PaystubCode& last = codes.back();
@@ -519,13 +528,14 @@ class LargeUploadTest : public ::testing::Test {
     pb::PayrollLine line;
     ASSERT_TRUE(line.ParseFromString(entry.payload()));
     EXPECT_EQ(line.source_line(), static_cast<uint64_t>(kLines + 1));
-    // w0 has a line in each of the 61 weeks, all in this file.
+    // The worker has a line in each of the 3 weeks, all in this file.
+    const int worker = (kLines - 1) % kWorkers;
     ASSERT_EQ(lookup.lines_size(), kLines / kWorkers + 1);
     for (int week = 0; week < lookup.lines_size(); ++week) {
+      const int index = week * kWorkers + worker;
       EXPECT_EQ(lookup.lines(week).seq(),
-                codes[static_cast<size_t>(week * kWorkers)].seq());
-      EXPECT_EQ(lookup.lines(week).period_start(),
-                RowOf(week * kWorkers).period_start);
+                codes[static_cast<size_t>(index)].seq());
+      EXPECT_EQ(lookup.lines(week).period_start(), RowOf(index).period_start);
     }
     ASSERT_NO_FATAL_FAILURE(ExpectProofVerifies(lookup));
   }
@@ -575,47 +585,45 @@ TEST_F(LargeUploadTest, LargePayrollIsStreamedAndItsCodesArePaged) {
   EXPECT_TRUE(result.response.codes_paged());
   EXPECT_THAT(result.response.codes(), IsEmpty());
 
-  // The default page: 10,000 codes, in file order, every line once.
+  // The default page (up to 10,000 codes) holds them all, in file order,
+  // every line once.
   const CodesWalk walk = WalkCodes(first_seq);
   ASSERT_THAT(walk.status, GrpcOk());
-  EXPECT_THAT(walk.page_sizes,
-              ElementsAre(kDefaultPage, kDefaultPage, kDefaultPage,
-                          kDefaultPage, kDefaultPage, kDefaultPage, 1));
+  EXPECT_THAT(walk.page_sizes, ElementsAre(kLines));
   ASSERT_NO_FATAL_FAILURE(ExpectCodesOfTheFile(walk.codes, first_seq));
   ASSERT_NO_FATAL_FAILURE(ExpectCodesAreTheLedgers(walk.codes));
 
-  // Pages of 7000: eight full, then the 4001 left; each page but the last
+  // Pages of 700: three full, then the 401 left; each page but the last
   // names the next, and the pages are the same codes.
-  const CodesWalk by_7000 = WalkCodes(first_seq, 7000);
-  ASSERT_THAT(by_7000.status, GrpcOk());
-  EXPECT_THAT(by_7000.page_sizes, ElementsAre(7000, 7000, 7000, 7000, 7000,
-                                              7000, 7000, 7000, 4001));
-  ASSERT_EQ(by_7000.tokens.size(), 9u);
-  EXPECT_EQ(by_7000.tokens.back(), "");
-  const std::set<std::string> distinct_tokens(by_7000.tokens.begin(),
-                                              by_7000.tokens.end() - 1);
-  EXPECT_EQ(distinct_tokens.size(), 8u);
+  const CodesWalk by_700 = WalkCodes(first_seq, 700);
+  ASSERT_THAT(by_700.status, GrpcOk());
+  EXPECT_THAT(by_700.page_sizes, ElementsAre(700, 700, 700, 401));
+  ASSERT_EQ(by_700.tokens.size(), 4u);
+  EXPECT_EQ(by_700.tokens.back(), "");
+  const std::set<std::string> distinct_tokens(by_700.tokens.begin(),
+                                              by_700.tokens.end() - 1);
+  EXPECT_EQ(distinct_tokens.size(), 3u);
   EXPECT_THAT(distinct_tokens, Not(Contains("")));
-  EXPECT_EQ(CodeStrings(by_7000.codes), CodeStrings(walk.codes));
+  EXPECT_EQ(CodeStrings(by_700.codes), CodeStrings(walk.codes));
   // The codes themselves: seqs and lines too.
-  for (size_t i = 0; i < by_7000.codes.size() && i < walk.codes.size(); ++i) {
-    if (by_7000.codes[i].SerializeAsString() !=
+  for (size_t i = 0; i < by_700.codes.size() && i < walk.codes.size(); ++i) {
+    if (by_700.codes[i].SerializeAsString() !=
         walk.codes[i].SerializeAsString()) {
-      ADD_FAILURE() << "code " << i << ": " << by_7000.codes[i].DebugString()
+      ADD_FAILURE() << "code " << i << ": " << by_700.codes[i].DebugString()
                     << " vs " << walk.codes[i].DebugString();
       break;
     }
   }
   // A token of one walk resumes with another page size: the third page of
-  // 7000 starts at line index 14,000.
+  // 700 starts at line index 1,400, and the default page takes the rest.
   pb::ListPaystubCodesResponse resumed;
-  ASSERT_THAT(ListCodes(Bearer(tokens_["s1"]), first_seq, 0, by_7000.tokens[1],
+  ASSERT_THAT(ListCodes(Bearer(tokens_["s1"]), first_seq, 0, by_700.tokens[1],
                         &resumed),
               GrpcOk());
-  ASSERT_EQ(resumed.codes_size(), kDefaultPage);
-  EXPECT_EQ(resumed.codes(0).code(), walk.codes[14'000].code());
-  EXPECT_EQ(resumed.codes(kDefaultPage - 1).code(),
-            walk.codes[14'000 + kDefaultPage - 1].code());
+  ASSERT_EQ(resumed.codes_size(), kLines - 1'400);
+  EXPECT_EQ(resumed.codes(0).code(), walk.codes[1'400].code());
+  EXPECT_EQ(resumed.codes(kLines - 1'401).code(), walk.codes.back().code());
+  EXPECT_EQ(resumed.next_page_token(), "");
 
   // A code of the last page unlocks its line, with a proof.
   ASSERT_NO_FATAL_FAILURE(ExpectLastLineLooksUp(walk.codes));
@@ -638,6 +646,24 @@ TEST_F(LargeUploadTest, LargePayrollIsStreamedAndItsCodesArePaged) {
   EXPECT_EQ(CodeStrings(replayed.codes), CodeStrings(walk.codes));
 }
 
+TEST_F(LargeUploadTest, TheDefaultPageIsTheLargest) {
+  const PayrollResult result =
+      UploadPayroll(Bearer(tokens_["s1"]), PayrollFile(kDefaultPage + 1));
+  ASSERT_THAT(result.status, GrpcOk());
+  EXPECT_TRUE(result.response.codes_paged());
+  const uint64_t first_seq = result.response.receipt().ledger().first_seq();
+  for (const int32_t page_size : {0, kDefaultPage}) {
+    SCOPED_TRACE(absl::StrCat("page_size ", page_size));
+    const CodesWalk walk = WalkCodes(first_seq, page_size);
+    ASSERT_THAT(walk.status, GrpcOk());
+    EXPECT_THAT(walk.page_sizes, ElementsAre(kDefaultPage, 1));
+    ASSERT_EQ(walk.codes.size(), static_cast<size_t>(kDefaultPage) + 1);
+    EXPECT_EQ(walk.codes.back().seq(), first_seq + kDefaultPage);
+    EXPECT_EQ(walk.codes.back().line(),
+              static_cast<uint64_t>(kDefaultPage) + 2);
+  }
+}
+
 TEST_F(LargeUploadTest, ListPaystubCodesIsForTheUploadingSupplierOnly) {
   const PayrollResult result =
       UploadPayroll(Bearer(tokens_["s1"]), PayrollFile(kLines));
@@ -645,9 +671,9 @@ TEST_F(LargeUploadTest, ListPaystubCodesIsForTheUploadingSupplierOnly) {
   const uint64_t first_seq = result.response.receipt().ledger().first_seq();
   pb::ListPaystubCodesResponse response;
   ASSERT_THAT(
-      ListCodes(Bearer(tokens_["s1"]), first_seq, 10'000, "", &response),
+      ListCodes(Bearer(tokens_["s1"]), first_seq, kDefaultPage, "", &response),
       GrpcOk());
-  EXPECT_EQ(response.codes_size(), kDefaultPage);
+  EXPECT_EQ(response.codes_size(), kLines);
 
   // Another supplier: as if there were no such upload.
   response.Clear();
@@ -682,13 +708,15 @@ TEST_F(LargeUploadTest, ListPaystubCodesIsForTheUploadingSupplierOnly) {
   }
 
   // Bad paging.
-  for (const std::string token : {"x", "-1", "1e3", "60002"}) {
+  for (const std::string& token :
+       {std::string("x"), std::string("-1"), std::string("1e3"),
+        absl::StrCat(kLines + 1)}) {
     SCOPED_TRACE(absl::StrCat("page_token \"", token, "\""));
     EXPECT_THAT(
         ListCodes(Bearer(tokens_["s1"]), first_seq, 0, token, &response),
         GrpcIs(grpc::StatusCode::INVALID_ARGUMENT, HasSubstr("page_token")));
   }
-  for (const int32_t page_size : {-1, 10'001, INT32_MIN, INT32_MAX}) {
+  for (const int32_t page_size : {-1, kDefaultPage + 1, INT32_MIN, INT32_MAX}) {
     SCOPED_TRACE(absl::StrCat("page_size ", page_size));
     EXPECT_THAT(
         ListCodes(Bearer(tokens_["s1"]), first_seq, page_size, "", &response),
@@ -698,7 +726,7 @@ TEST_F(LargeUploadTest, ListPaystubCodesIsForTheUploadingSupplierOnly) {
 }
 
 TEST_F(LargeUploadTest, CodesAreInlineUpToTheInlineLimitAndPagedPastIt) {
-  constexpr int kInline = static_cast<int>(kInlineRecordsMax);
+  constexpr int kInline = static_cast<int>(kInlineRecords);
   // Exactly the limit: one request, every code in the answer.
   const PayrollResult inline_result =
       UploadPayroll(Bearer(tokens_["s1"]), PayrollFile(kInline));
@@ -708,11 +736,11 @@ TEST_F(LargeUploadTest, CodesAreInlineUpToTheInlineLimitAndPagedPastIt) {
   const uint64_t inline_first =
       inline_result.response.receipt().ledger().first_seq();
   EXPECT_EQ(inline_result.response.receipt().ledger().entry_count(),
-            kInlineRecordsMax);
+            kInlineRecords);
   // ListPaystubCodes lists an inline upload's codes too, the same ones.
   const CodesWalk inline_walk = WalkCodes(inline_first);
   ASSERT_THAT(inline_walk.status, GrpcOk());
-  ASSERT_EQ(inline_walk.codes.size(), kInlineRecordsMax);
+  ASSERT_EQ(inline_walk.codes.size(), kInlineRecords);
   Mismatches inline_mismatches("inline codes vs listed");
   for (int i = 0; i < kInline; ++i) {
     const pb::PaystubCode& listed = inline_walk.codes[static_cast<size_t>(i)];
@@ -732,13 +760,13 @@ TEST_F(LargeUploadTest, CodesAreInlineUpToTheInlineLimitAndPagedPastIt) {
   EXPECT_THAT(paged.response.codes(), IsEmpty());
   EXPECT_EQ(paged.response.receipt().ledger().first_seq(), size_before);
   EXPECT_EQ(paged.response.receipt().ledger().entry_count(),
-            kInlineRecordsMax + 1);
-  EXPECT_EQ(ledger_->size(), size_before + kInlineRecordsMax + 1);
+            kInlineRecords + 1);
+  EXPECT_EQ(ledger_->size(), size_before + kInlineRecords + 1);
   const CodesWalk walk = WalkCodes(size_before, 0, "s2");
   ASSERT_THAT(walk.status, GrpcOk());
-  ASSERT_EQ(walk.codes.size(), kInlineRecordsMax + 1);
-  EXPECT_EQ(walk.codes.back().seq(), size_before + kInlineRecordsMax);
-  EXPECT_EQ(walk.codes.back().line(), kInlineRecordsMax + 2);
+  ASSERT_EQ(walk.codes.size(), kInlineRecords + 1);
+  EXPECT_EQ(walk.codes.back().seq(), size_before + kInlineRecords);
+  EXPECT_EQ(walk.codes.back().line(), kInlineRecords + 2);
   EXPECT_EQ(walk.codes.back().worker_id(), RowOf(kInline).worker_id);
   pb::WorkerLookup lookup;
   ASSERT_THAT(Lookup(walk.codes.back().code(), &lookup), GrpcOk());
@@ -751,13 +779,13 @@ TEST_F(LargeUploadTest, CodesAreInlineUpToTheInlineLimitAndPagedPastIt) {
 
 TEST_F(LargeUploadTest, ABadLastRowRefusesTheWholeLargePayroll) {
   const uint64_t size_before = ledger_->size();
-  // Line index kLines - 1 is on line kLines + 1 = 60002.
+  // Line index kLines - 1 is on line kLines + 1 = 2502.
   const PayrollResult result = UploadPayroll(
       Bearer(tokens_["s1"]), PayrollFile(kLines, /*bad=*/kLines - 1));
   EXPECT_THAT(result.status,
               GrpcIs(grpc::StatusCode::INVALID_ARGUMENT,
                      AllOf(StartsWith("1 bad row (1 error)"),
-                           HasSubstr("line 60002, column pay_date"),
+                           HasSubstr("line 2502, column pay_date"),
                            HasSubstr("2025/01/17"))));
   EXPECT_EQ(ledger_->size(), size_before);
   EXPECT_THAT(result.response.codes(), IsEmpty());
@@ -798,11 +826,11 @@ TEST_F(RemoteLedgerLargeUploadTest, LargePayrollIsStreamedToARemoteLedger) {
   EXPECT_TRUE(result.response.codes_paged());
   EXPECT_THAT(result.response.codes(), IsEmpty());
 
-  // ListPaystubCodes reads the entries back through LedgerService (1000
-  // entries a response) and pages as in-process.
-  const CodesWalk walk = WalkCodes(first_seq);
+  // ListPaystubCodes reads the entries back through LedgerService and pages
+  // as in-process.
+  const CodesWalk walk = WalkCodes(first_seq, 1000);
   ASSERT_THAT(walk.status, GrpcOk());
-  EXPECT_EQ(walk.page_sizes.size(), 7u);
+  EXPECT_THAT(walk.page_sizes, ElementsAre(1000, 1000, 501));
   ASSERT_NO_FATAL_FAILURE(ExpectCodesOfTheFile(walk.codes, first_seq));
   ASSERT_NO_FATAL_FAILURE(ExpectCodesAreTheLedgers(walk.codes));
   ASSERT_NO_FATAL_FAILURE(ExpectLastLineLooksUp(walk.codes));
@@ -820,7 +848,7 @@ TEST_F(RemoteLedgerLargeUploadTest, ABadLastRowAppendsNothingRemotely) {
   const PayrollResult result = UploadPayroll(
       Bearer(tokens_["s1"]), PayrollFile(kLines, /*bad=*/kLines - 1));
   EXPECT_THAT(result.status, GrpcIs(grpc::StatusCode::INVALID_ARGUMENT,
-                                    HasSubstr("line 60002, column pay_date")));
+                                    HasSubstr("line 2502, column pay_date")));
   EXPECT_EQ(ledger_->size(), size_before);
 }
 
@@ -829,6 +857,10 @@ TEST_F(RemoteLedgerLargeUploadTest, ABadLastRowAppendsNothingRemotely) {
 
 class LargeUploadCliTest : public PremiumdCliTest {
  protected:
+  LargeUploadCliTest() {
+    premiumd_flags_ = {"--upload-inline-records", absl::StrCat(kInlineRecords)};
+  }
+
   std::string supplier_token() const { return token("s1"); }
 };
 
@@ -898,6 +930,19 @@ TEST_F(LargeUploadCliTest, PayrollUploadWritesEveryPageOfCodes) {
     request.set_page_token(response.next_page_token());
   }
   ASSERT_NO_FATAL_FAILURE(ExpectCodesOfTheFile(listed, first_seq));
+  // premiumd took --upload-inline-records: the file's codes are paged (a
+  // replay through the API says so).
+  {
+    pb::UploadPayrollResponse replay;
+    auto context = Context(Bearer(token), kLargeCallTimeout);
+    auto writer = stub->UploadPayroll(context.get(), &replay);
+    ASSERT_THAT(testing::StreamUpload(writer.get(), ReadFileOrDie(payroll),
+                                      kChunkBytes, "", "payroll.csv"),
+                GrpcOk());
+    EXPECT_TRUE(replay.receipt().replayed());
+    EXPECT_TRUE(replay.codes_paged());
+    EXPECT_THAT(replay.codes(), IsEmpty());
+  }
   {
     Mismatches mismatches("codes-out vs ListPaystubCodes");
     for (int i = 0; i < kLines; ++i) {
@@ -945,8 +990,8 @@ TEST_F(StreamedConflictTest, ATakenInvoiceIdRefusesTheWholeLargePurchasesFile) {
   const uint64_t earlier_seq = earlier.receipt.ledger().first_seq();
   const uint64_t size_before = ledger_->size();
 
-  // Row index 58,998 is on line 59,000: in the ledger's sixth batch.
-  constexpr int kReused = 58'998;
+  // Row index 2,498 is on line 2,500: in the ledger's third batch.
+  constexpr int kReused = 2'498;
   const UploadResult refused =
       SubmitPurchases(Bearer(tokens_["b1"]),
                       PurchasesFile(kLines, "inv", kReused, "inv-earlier"));
@@ -954,11 +999,11 @@ TEST_F(StreamedConflictTest, ATakenInvoiceIdRefusesTheWholeLargePurchasesFile) {
       refused.status,
       AnyOf(GrpcIs(grpc::StatusCode::INVALID_ARGUMENT,
                    HasSubstr(absl::StrCat(
-                       "line 59000, column invoice_id: invoice is already "
+                       "line 2500, column invoice_id: invoice is already "
                        "recorded (ledger seq ",
                        earlier_seq, ")"))),
             GrpcIs(grpc::StatusCode::ALREADY_EXISTS,
-                   AllOf(HasSubstr("59000"), HasSubstr("invoice_id")))));
+                   AllOf(HasSubstr("2500"), HasSubstr("invoice_id")))));
   EXPECT_EQ(ledger_->size(), size_before);
 
   // Corrected, the file appends whole: no invoice id of the refused file
@@ -971,9 +1016,9 @@ TEST_F(StreamedConflictTest, ATakenInvoiceIdRefusesTheWholeLargePurchasesFile) {
   EXPECT_EQ(corrected.receipt.ledger().first_seq(), size_before);
   EXPECT_EQ(corrected.receipt.ledger().entry_count(),
             static_cast<uint64_t>(kLines));
-  // 100 lb × 0.01 = 1.00 a row, 60,001 rows.
+  // 100 lb × 0.01 = 1.00 a row, 2,501 rows.
   EXPECT_THAT(corrected.receipt.totals(),
-              UnorderedElementsAre(Pair("USD", "60001.00")));
+              UnorderedElementsAre(Pair("USD", "2501.00")));
   EXPECT_EQ(ledger_->size(), size_before + kLines);
 }
 

@@ -34,6 +34,7 @@
 #include "services/ledger_service.h"
 #include "services/server_secret.h"
 #include "services/supplier_service.h"
+#include "services/upload_receiver.h"
 #include "services/worker_service.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
@@ -76,6 +77,9 @@ struct ServeFlags {
   // The ledger's memory: RocksDB's memtables and block cache.
   size_t write_buffer_mib = 128;
   size_t block_cache_mib = 64;
+  // Records of an upload appended in one request and held in memory; larger
+  // files are streamed to the ledger (services/upload_receiver.h).
+  uint64_t upload_inline_records = kInlineRecordsMax;
 };
 
 // The token front services present to the ledger: made on first start.
@@ -202,16 +206,23 @@ int WaitForStopSignal(const sigset_t& signals) {
   return signal_number;
 }
 
+UploadLimits UploadLimitsOf(const ServeFlags& flags) {
+  UploadLimits limits;
+  limits.inline_records_max = flags.upload_inline_records;
+  return limits;
+}
+
 // The role services, over whichever LedgerClient this process has.
 class FrontServices {
  public:
-  FrontServices(LedgerClient* ledger, const ServerSecret* secret)
+  FrontServices(LedgerClient* ledger, const ServerSecret* secret,
+                UploadLimits upload_limits)
       : authenticator_(ledger),
         admin_(
             ledger, &authenticator_, secret,
             [] { return absl::ToCivilDay(absl::Now(), absl::UTCTimeZone()); }),
-        brand_(ledger, &authenticator_),
-        supplier_(ledger, &authenticator_, secret),
+        brand_(ledger, &authenticator_, upload_limits),
+        supplier_(ledger, &authenticator_, secret, upload_limits),
         worker_(ledger),
         audit_(ledger, &authenticator_) {}
 
@@ -366,7 +377,8 @@ int ServeEmbedded(const ServeFlags& flags, const sigset_t& stop_signals) {
   std::vector<std::string> names = {"wsr.premium.v1.LedgerService"};
   std::unique_ptr<FrontServices> front;
   if (!flags.ledger_only) {
-    front = std::make_unique<FrontServices>(ledger_client.get(), secret->get());
+    front = std::make_unique<FrontServices>(ledger_client.get(), secret->get(),
+                                            UploadLimitsOf(flags));
     front->AddTo(&services, &names);
     if (absl::Status s = front->Warm(); !s.ok()) {
       // The audit calls will report it; every other service works.
@@ -416,7 +428,8 @@ int ServeFront(const ServeFlags& flags, const sigset_t& stop_signals) {
       grpc::CreateCustomChannel(flags.ledger_addr, *ledger_credentials,
                                 arguments),
       *token);
-  FrontServices front(ledger_client.get(), secret->get());
+  FrontServices front(ledger_client.get(), secret->get(),
+                      UploadLimitsOf(flags));
   std::vector<grpc::Service*> services;
   std::vector<std::string> names;
   front.AddTo(&services, &names);
@@ -528,6 +541,13 @@ int main(int argc, char** argv) {
   app.add_option("--block-cache-mib", serve.block_cache_mib,
                  "memory for the ledger's block cache")
       ->check(CLI::Range(1, 65536))
+      ->capture_default_str();
+  app.add_option("--upload-inline-records", serve.upload_inline_records,
+                 "records of an upload appended in one request; a larger "
+                 "upload is streamed to the ledger and its codes are paged "
+                 "(at most the default, which keeps one request within the "
+                 "ledger's limits)")
+      ->check(CLI::Range(uint64_t{1}, premium::kInlineRecordsMax))
       ->capture_default_str();
 
   std::string verify_dir;

@@ -67,7 +67,7 @@ grpc::Status SupplierServiceImpl::UploadPayroll(
       const merkle::Hash hash = PaystubCodeHash(*NormalizePaystubCode(code));
       line.set_code_sha256(std::string(merkle::HashBytes(hash)));
       (*entries)[i].payload = line.SerializeAsString();
-      if (first_index + i < kInlineRecordsMax) {
+      if (first_index + i < limits_.inline_records_max) {
         FillCode(line, code, response->add_codes());
       }
     }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -189,6 +190,7 @@ absl::StatusOr<pb::UploadReceipt> ReceiveUpload(
     grpc::ServerReader<pb::UploadChunk>* reader, const Principal& principal,
     Upload::Kind kind, LedgerClient& ledger, const UploadLimits& limits,
     const BeforeAppend& before_append) {
+  assert(limits.inline_records_max >= 1);
   pb::UploadChunk chunk;
   if (!reader->Read(&chunk) || !chunk.has_header()) {
     return absl::InvalidArgumentError(
@@ -205,8 +207,8 @@ absl::StatusOr<pb::UploadReceipt> ReceiveUpload(
   Upload upload(kind, LedgerUploadContext(ledger, principal));
   Sha256 content_hash;
   uint64_t file_bytes = 0;
-  // Up to kInlineRecordsMax records stay in memory for one Append; past it
-  // the file is validated only, and its records made again from the spool.
+  // Up to limits.inline_records_max records stay in memory for one Append; past
+  // it the file is validated only, and its records made again from the spool.
   bool streamed = false;
   std::vector<AppendEntry> entries;
   std::vector<uint64_t> lines;
@@ -225,7 +227,7 @@ absl::StatusOr<pb::UploadReceipt> ReceiveUpload(
     if (absl::Status s = (*spool)->Append(chunk.data()); !s.ok()) return s;
     if (absl::Status s = upload.Feed(chunk.data()); !s.ok()) return s;
     upload.TakeRecords(&entries, &lines);
-    streamed |= upload.record_count() > kInlineRecordsMax;
+    streamed |= upload.record_count() > limits.inline_records_max;
     if (streamed) {
       entries.clear();
       lines.clear();
@@ -233,6 +235,8 @@ absl::StatusOr<pb::UploadReceipt> ReceiveUpload(
   }
   if (absl::Status s = upload.Finish(); !s.ok()) return s;
   upload.TakeRecords(&entries, &lines);
+  // A last line without a line break is counted only by Finish.
+  streamed |= upload.record_count() > limits.inline_records_max;
 
   const std::string idempotency_key =
       header.request_id().empty()

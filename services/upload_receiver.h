@@ -17,12 +17,20 @@
 
 namespace premium {
 
+// The default of UploadLimits::inline_records_max.
+inline constexpr uint64_t kInlineRecordsMax = 50'000;
+
 struct UploadLimits {
   // Bytes of one file; a larger upload is refused with RESOURCE_EXHAUSTED
   // as soon as it passes the limit, never read whole.
   uint64_t file_bytes_max = 256 << 20;
   // One message's data at most.
   size_t chunk_bytes_max = 1 << 20;
+  // Records of a file appended as one request, held in memory; a file with
+  // more is streamed to the ledger from the spool (see ReceiveUpload), and a
+  // payroll file's codes are then listed page by page, not returned inline.
+  // At least 1.
+  uint64_t inline_records_max = kInlineRecordsMax;
 };
 
 // Reads the stream (a header, then the file's bytes), validates every row,
@@ -35,11 +43,10 @@ struct UploadLimits {
 // refuses the upload.
 //
 // The file is spooled to an unlinked temporary file while it is validated,
-// never held in memory. A file of up to kInlineRecordsMax records is then
-// appended as one request; a larger one is read back from the spool and
-// streamed to the ledger (LedgerClient::AppendStreamed), a batch at a
+// never held in memory. A file of up to limits.inline_records_max records
+// is then appended as one request; a larger one is read back from the spool
+// and streamed to the ledger (LedgerClient::AppendStreamed), a batch at a
 // time, so memory stays bounded by a batch whatever the file's size.
-inline constexpr uint64_t kInlineRecordsMax = 50'000;
 using BeforeAppend = std::function<absl::Status(
     absl::string_view idempotency_key, uint64_t first_index,
     std::vector<AppendEntry>* entries)>;

@@ -52,14 +52,20 @@ bool IsPrintedCode(absl::string_view code) {
   return true;
 }
 
-absl::StatusOr<std::unique_ptr<Ledger>> OpenTestLedger(
-    const std::string& data_dir, const Indexer* indexer,
-    std::function<absl::Time()> clock) {
+LedgerOptions TestLedgerOptions(const std::string& data_dir,
+                                const Indexer* indexer) {
   LedgerOptions options;
   options.data_dir = data_dir;
   options.create_if_missing = true;
   options.origin = kTestOrigin;
   options.indexer = indexer;
+  return options;
+}
+
+absl::StatusOr<std::unique_ptr<Ledger>> OpenTestLedger(
+    const std::string& data_dir, const Indexer* indexer,
+    std::function<absl::Time()> clock) {
+  LedgerOptions options = TestLedgerOptions(data_dir, indexer);
   if (clock != nullptr) options.clock = std::move(clock);
   return Ledger::Open(options);
 }
@@ -259,7 +265,7 @@ CommandResult RunPremiumdVerify(const std::string& data_dir,
 }
 
 void PremiumdCliTest::StartPremiumd() {
-  premiumd_ = testing::StartPremiumd(data_dir(), &server_);
+  premiumd_ = testing::StartPremiumd(data_dir(), &server_, premiumd_flags_);
   ASSERT_NE(premiumd_, nullptr);
 }
 

@@ -123,8 +123,12 @@ bool IsPrintedCode(absl::string_view code);
 // ---------------------------------------------------------------------------
 // A ledger and server wired as premiumd wires them.
 
-// Opens (creating) a ledger in `data_dir` with origin kTestOrigin and
-// `indexer` (the PremiumIndexer, as premiumd's), on `clock` if set.
+// The options of a ledger in `data_dir`, created if missing, with origin
+// kTestOrigin and `indexer` (the PremiumIndexer, as premiumd's).
+LedgerOptions TestLedgerOptions(const std::string& data_dir,
+                                const Indexer* indexer);
+
+// Opens the ledger of TestLedgerOptions, on `clock` if set.
 absl::StatusOr<std::unique_ptr<Ledger>> OpenTestLedger(
     const std::string& data_dir, const Indexer* indexer,
     std::function<absl::Time()> clock = nullptr);
@@ -266,8 +270,8 @@ class PremiumdCliTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(kFastBackupPolling); }
 
-  // Starts premiumd on 127.0.0.1:0 and sets `server_` from its first line,
-  // "premiumd: serving ... on 127.0.0.1:PORT".
+  // Starts premiumd on 127.0.0.1:0 with `premiumd_flags_` and sets `server_`
+  // from its first line, "premiumd: serving ... on 127.0.0.1:PORT".
   void StartPremiumd();
 
   // Stops premiumd with SIGTERM, expecting a clean exit, then checks its
@@ -295,6 +299,8 @@ class PremiumdCliTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  // Flags StartPremiumd adds to --data-dir and --listen.
+  std::vector<std::string> premiumd_flags_;
   std::unique_ptr<Child> premiumd_;
   std::string server_;
 };

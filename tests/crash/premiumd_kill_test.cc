@@ -22,8 +22,10 @@
 // cleanly and verifies, and the reconciliation is the season's ground truth
 // (expected.csv without the workers' disputes, which this test leaves out).
 //
-// One payroll piece is larger than kInlineRecordsMax, so that kills land
-// inside streamed appends (staged batches) too.
+// premiumd streams an upload of more than kInlineRecords records
+// (--upload-inline-records, far below the default so that the piece stays
+// small), and a few payroll pieces are larger than that, so that kills land
+// inside streamed appends (staged entries) too.
 //
 // Environment: KILL_CYCLES (default 20), KILL_SEED (default fixed; printed),
 // KILL_CLIENTS (default 4).
@@ -65,7 +67,6 @@
 #include "ledger/testing/child_process.h"
 #include "ledger/testing/ledger_testing.h"
 #include "services/testing/service_testing.h"
-#include "services/upload_receiver.h"
 #include "tests/season/season.h"
 #include "wsr/premium/v1/admin.grpc.pb.h"
 #include "wsr/premium/v1/audit.grpc.pb.h"
@@ -86,11 +87,14 @@ constexpr int kServeMillisMin = 50;
 constexpr int kServeMillisMax = 1000;
 // Rows of one small upload piece, at most.
 constexpr int kPieceRowsMax = 40;
-// Lines of the one upload that is streamed (more than kInlineRecordsMax).
-constexpr int kStreamedLines = static_cast<int>(kInlineRecordsMax) + 2000;
+// premiumd's --upload-inline-records, and the uploads that are streamed
+// (more lines than that).
+constexpr uint64_t kInlineRecords = 1000;
+constexpr int kStreamedPieces = 4;
+constexpr int kStreamedLines = static_cast<int>(kInlineRecords) + 2000;
 constexpr absl::Duration kCallTimeout = absl::Seconds(60);
 constexpr char kAuditorId[] = "kill-auditor";
-// The streamed piece's own program and supplier: one rate, the same hours
+// The streamed pieces' own program and supplier: one rate, the same hours
 // and premium on every line, no payment, so it raises no discrepancy and
 // the season's ground truth still holds.
 constexpr char kBigProgram[] = "kill-big";
@@ -282,23 +286,26 @@ absl::StatusOr<Workload> MakeWorkload(uint64_t seed, const std::string& dir) {
     r.suspension.set_reason(spec.reason);
     work.load.push_back(std::move(r));
   }
-  // The streamed piece: weekly periods of 100 workers at 40 hours and
-  // 4.00 premium each.
-  Request big{.kind = Request::Kind::kPayroll,
-              .id = "upload-streamed",
-              .sender = kBigSupplier,
-              .entries = kStreamedLines};
-  big.csv =
-      "program_id,worker_id,period_start,period_end,pay_date,hours,"
-      "gross_wages,premium_amount,currency\n";
-  for (int line = 0; line < kStreamedLines; ++line) {
-    const absl::CivilDay start = absl::CivilDay(2026, 1, 5) + 7 * (line / 100);
-    absl::StrAppend(&big.csv, kBigProgram, ",w", line % 100, ",",
-                    season::FormatDay(start), ",", season::FormatDay(start + 6),
-                    ",", season::FormatDay(start + 10),
-                    ",40.00,600.00,4.00,USD\n");
+  // The streamed pieces: weekly periods of 100 workers (each piece its own)
+  // at 40 hours and 4.00 premium each.
+  for (int piece = 0; piece < kStreamedPieces; ++piece) {
+    Request big{.kind = Request::Kind::kPayroll,
+                .id = absl::StrCat("upload-streamed-", piece),
+                .sender = kBigSupplier,
+                .entries = kStreamedLines};
+    big.csv =
+        "program_id,worker_id,period_start,period_end,pay_date,hours,"
+        "gross_wages,premium_amount,currency\n";
+    for (int line = 0; line < kStreamedLines; ++line) {
+      const absl::CivilDay start =
+          absl::CivilDay(2026, 1, 5) + 7 * (line / 100);
+      absl::StrAppend(
+          &big.csv, kBigProgram, ",p", piece, "w", line % 100, ",",
+          season::FormatDay(start), ",", season::FormatDay(start + 6), ",",
+          season::FormatDay(start + 10), ",40.00,600.00,4.00,USD\n");
+    }
+    work.load.push_back(std::move(big));
   }
-  work.load.push_back(std::move(big));
   std::shuffle(work.load.begin(), work.load.end(), rng);
   return work;
 }
@@ -449,7 +456,9 @@ class PremiumdKillTest : public testing::PremiumServicesTest {
 
   void StartPremiumd() {
     std::string address;
-    premiumd_ = testing::StartPremiumd(killed_dir(), &address);
+    premiumd_ = testing::StartPremiumd(
+        killed_dir(), &address,
+        {"--upload-inline-records", absl::StrCat(kInlineRecords)});
     ASSERT_NE(premiumd_, nullptr);
     absl::MutexLock lock(&mu_);
     channel_to_premiumd_ =
@@ -517,10 +526,10 @@ class PremiumdKillTest : public testing::PremiumServicesTest {
         request = &work_.load[any(rng)];
         if (request->entries > kPieceRowsMax) continue;
       }
-      const bool streamed = request->entries > kInlineRecordsMax;
-      if (streamed) streaming_ = true;
+      const bool streamed = request->entries > kInlineRecords;
+      if (streamed) ++streaming_;
       const std::optional<Ack> ack = SendUntilAcknowledged(*request);
-      if (streamed) streaming_ = false;
+      if (streamed) --streaming_;
       if (ack.has_value()) Acknowledged(*request, *ack);
       absl::SleepFor(absl::Milliseconds(pace_millis_.load()));
     }
@@ -618,8 +627,8 @@ class PremiumdKillTest : public testing::PremiumServicesTest {
   std::unique_ptr<Child> premiumd_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> keep_going_{true};
-  // A client is sending the streamed upload.
-  std::atomic<bool> streaming_{false};
+  // Clients sending a streamed upload.
+  std::atomic<int> streaming_{0};
   std::atomic<size_t> next_{0};
   size_t replayed_ = 0;
   // Each client's pause after a request.
@@ -690,7 +699,7 @@ TEST_F(PremiumdKillTest, AcknowledgedUploadsSurviveExactlyOnce) {
   uint64_t killed_mid_stream = 0;
   for (uint64_t cycle = 0; cycle < cycles && !HasFailure(); ++cycle) {
     absl::SleepFor(absl::Milliseconds(serve_millis(rng)));
-    if (streaming_.load()) ++killed_mid_stream;
+    if (streaming_.load() > 0) ++killed_mid_stream;
     premiumd_->Signal(SIGKILL);
     ASSERT_EQ(premiumd_->WaitForExit(absl::Seconds(20)), 128 + SIGKILL);
     premiumd_.reset();
