@@ -15,9 +15,9 @@
 // were numbered in one buffer, about 85 bytes a worker id, which this
 // workload never repeats; RocksDB's block cache and memtables, the other
 // large owners, stay within their budgets. Its file part grew 37 -> 61 MiB:
-// the pages of the table files
-// premiumd maps for reads, which grow with the part of the ledger that
-// lookups touch (the page cache, shared and reclaimable). Before premiumd
+// the pages of the table files premiumd maps for reads, which grow with the
+// part of the ledger that lookups touch (the page cache, shared and
+// reclaimable). Before premiumd
 // fixed glibc's mmap threshold, glibc's arenas kept 37 MiB of freed memory
 // after 3 minutes and RSS grew 144% in 600 s.
 //
