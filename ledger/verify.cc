@@ -1,10 +1,14 @@
 #include "ledger/verify.h"
 
+#include <openssl/rand.h>
+
 #include <array>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "ledger/checkpoint/checkpoint.h"
 #include "ledger/merkle/compact_range.h"
+#include "ledger/merkle/hasher.h"
 #include "ledger/storage/format.h"
 #include "ledger/storage/store.h"
 #include "ledger/util/files.h"
@@ -22,6 +26,47 @@ absl::Status BadSeq(VerifyReport* report, uint64_t seq,
   report->first_bad_seq = seq;
   return absl::DataLossError(absl::StrCat("seq ", seq, ": ", what));
 }
+
+// An order-independent digest of a set of index records: the sum, in two
+// 64-bit lanes, of a keyed hash of each record. Two sets with equal digests
+// and counts are equal but with probability about 2^-128, because the key
+// is drawn at random for each verification and never leaves this process:
+// whoever wrote the records could not aim at a sum.
+class IndexDigest {
+ public:
+  // Whether the random key could be drawn.
+  static absl::StatusOr<std::array<uint8_t, 32>> NewKey() {
+    std::array<uint8_t, 32> key;
+    if (RAND_bytes(key.data(), static_cast<int>(key.size())) != 1) {
+      return absl::InternalError("no randomness for the index digest");
+    }
+    return key;
+  }
+
+  explicit IndexDigest(const std::array<uint8_t, 32>& key)
+      : prefix_(reinterpret_cast<const char*>(key.data()), key.size()) {}
+
+  void Add(absl::string_view index_key, absl::string_view value) {
+    // key || length of index_key || index_key || value: unambiguous.
+    buffer_.assign(prefix_);
+    const uint32_t length = static_cast<uint32_t>(index_key.size());
+    buffer_.append(reinterpret_cast<const char*>(&length), sizeof(length));
+    buffer_.append(index_key.data(), index_key.size());
+    buffer_.append(value.data(), value.size());
+    const merkle::Hash hash = merkle::HashLeaf(buffer_);
+    uint64_t lanes[2];
+    std::memcpy(lanes, hash.data(), sizeof(lanes));
+    sum_[0] += lanes[0];
+    sum_[1] += lanes[1];
+  }
+
+  bool operator==(const IndexDigest& other) const { return sum_ == other.sum_; }
+
+ private:
+  const std::string prefix_;
+  std::string buffer_;
+  std::array<uint64_t, 2> sum_ = {0, 0};
+};
 
 // The request whose entries the Verifier is walking. Outside the class
 // because clang (14) does not see a nested struct with default member
@@ -56,13 +101,20 @@ class Verifier {
   // The size of the next checkpoint the walk has not reached yet.
   std::optional<uint64_t> NextCheckpointSize() const;
   absl::Status WalkEntries();
-  // Queues the entry's derived keys; checks the queue when it is full.
+  // Adds the entry's derived keys to expected_index_ or, in the exact pass,
+  // queues them and checks the queue when it is full.
   absl::Status CheckDerivedKeys(uint64_t seq, const Entry& entry);
   // Checks every queued derived key in one batched read, reporting the
   // first bad one in ledger order.
   absl::Status FlushDerivedKeys();
+  // The exact pass, run only once a fault is known: reads back every
+  // derived key of the entries before `end_seq`, to name the first entry
+  // whose index records are missing or wrong.
+  absl::Status FindBadDerivedKey(uint64_t end_seq);
   absl::Status CheckCounts();
-  absl::StatusOr<uint64_t> CountRecords(Family family) const;
+  // The number of records of `family`; of kIndex, their digest too.
+  absl::StatusOr<uint64_t> CountRecords(Family family,
+                                        IndexDigest* digest = nullptr) const;
 
   const VerifyOptions& options_;
   VerifyReport* report_;
@@ -80,8 +132,13 @@ class Verifier {
   std::unique_ptr<rocksdb::Iterator> checkpoints_;
   uint64_t last_checkpoint_size_ = 0;
   uint64_t derived_keys_ = 0;
-  // Derived keys read one at a time were most of verification's time; they
-  // are read kDerivedKeysBatch at a time, in key order.
+  // Derived keys read back one at a time, or even in batches, were most of
+  // verification's time: the walk only adds them to a digest, compared
+  // with that of the index records, which CheckCounts scans in order. The
+  // exact pass reads them kDerivedKeysBatch at a time, in key order.
+  std::array<uint8_t, 32> digest_key_ = {};
+  std::optional<IndexDigest> expected_index_;
+  bool exact_pass_ = false;
   struct QueuedKey {
     uint64_t seq = 0;
     bool unique = false;
@@ -169,12 +226,45 @@ absl::Status Verifier::Run() {
     return absl::DataLossError("no checkpoint for the empty tree");
   }
 
+  absl::StatusOr<std::array<uint8_t, 32>> key = IndexDigest::NewKey();
+  if (!key.ok()) return key.status();
+  digest_key_ = *key;
+  expected_index_.emplace(digest_key_);
   const absl::Status walked = WalkEntries();
-  // The derived keys of the entries before a failure of the walk are still
-  // queued: a bad one among them is the first fault.
-  if (absl::Status s = FlushDerivedKeys(); !s.ok()) return s;
-  if (!walked.ok()) return walked;
+  if (!walked.ok()) {
+    // A bad derived key of an entry before the walk's failure is the first
+    // fault.
+    const std::optional<uint64_t> failed_at = report_->first_bad_seq;
+    if (absl::Status s = FindBadDerivedKey(failed_at.value_or(tree_size_));
+        !s.ok()) {
+      return s;
+    }
+    report_->first_bad_seq = failed_at;
+    return walked;
+  }
   return CheckCounts();
+}
+
+absl::Status Verifier::FindBadDerivedKey(uint64_t end_seq) {
+  if (options_.indexer == nullptr) return absl::OkStatus();
+  exact_pass_ = true;
+  const uint64_t derived_keys = derived_keys_;
+  derived_keys_ = 0;
+  std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(Family::kEntries);
+  uint64_t seq = 0;
+  for (it->SeekToFirst(); it->Valid() && seq < end_seq; it->Next(), ++seq) {
+    Entry entry;
+    if (!entry.ParseFromArray(it->value().data(),
+                              static_cast<int>(it->value().size())) ||
+        entry.seq() != seq) {
+      break;  // the walk reported it
+    }
+    if (absl::Status s = CheckDerivedKeys(seq, entry); !s.ok()) return s;
+  }
+  if (absl::Status s = FlushDerivedKeys(); !s.ok()) return s;
+  derived_keys_ = derived_keys;
+  report_->derived_keys_checked = derived_keys_;
+  return storage::FromRocksStatus(it->status(), "scan");
 }
 
 absl::Status Verifier::WalkEntries() {
@@ -400,6 +490,18 @@ absl::Status Verifier::CheckDerivedKeys(uint64_t seq, const Entry& entry) {
     return BadSeq(report_, seq,
                   absl::StrCat("the indexer refuses the entry: ", s.message()));
   }
+  if (!exact_pass_) {
+    const std::string seq_key = storage::SeqKey(seq);
+    for (const std::string& key : keys.unique_keys) {
+      expected_index_->Add(storage::UniqueIndexKey(key), seq_key);
+    }
+    for (const std::string& key : keys.lookup_keys) {
+      expected_index_->Add(storage::LookupIndexKey(key, seq), "");
+    }
+    derived_keys_ += keys.unique_keys.size() + keys.lookup_keys.size();
+    report_->derived_keys_checked = derived_keys_;
+    return absl::OkStatus();
+  }
   for (std::string& key : keys.unique_keys) {
     std::string index_key = storage::UniqueIndexKey(key);
     queued_keys_.push_back({seq, true, std::move(key), std::move(index_key)});
@@ -446,10 +548,17 @@ absl::Status Verifier::FlushDerivedKeys() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<uint64_t> Verifier::CountRecords(Family family) const {
+absl::StatusOr<uint64_t> Verifier::CountRecords(Family family,
+                                                IndexDigest* digest) const {
   std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(family);
   uint64_t count = 0;
-  for (it->SeekToFirst(); it->Valid(); it->Next()) ++count;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    ++count;
+    if (digest != nullptr) {
+      digest->Add(absl::string_view(it->key().data(), it->key().size()),
+                  absl::string_view(it->value().data(), it->value().size()));
+    }
+  }
   if (absl::Status s = storage::FromRocksStatus(it->status(), "count");
       !s.ok()) {
     return s;
@@ -457,8 +566,9 @@ absl::StatusOr<uint64_t> Verifier::CountRecords(Family family) const {
   return count;
 }
 
-// Every expected record was found above; equal counts mean nothing extra is
-// stored either.
+// Every expected node and idempotency record was found above; equal counts
+// mean nothing extra is stored either. The index records must be exactly
+// the derived keys: equal counts and digests.
 absl::Status Verifier::CheckCounts() {
   const struct {
     Family family;
@@ -470,12 +580,25 @@ absl::Status Verifier::CheckCounts() {
       {Family::kIndex, derived_keys_, "derived keys"},
   };
   for (const auto& expectation : expectations) {
-    absl::StatusOr<uint64_t> count = CountRecords(expectation.family);
+    IndexDigest stored_index(digest_key_);
+    const bool index = expectation.family == Family::kIndex;
+    absl::StatusOr<uint64_t> count =
+        CountRecords(expectation.family, index ? &stored_index : nullptr);
     if (!count.ok()) return count.status();
-    if (*count != expectation.expected) {
+    const bool counts_differ = *count != expectation.expected;
+    if (index && (counts_differ || !(stored_index == *expected_index_))) {
+      // Name the first entry whose index records are missing or wrong, if
+      // one is; otherwise records no entry derives were added.
+      if (absl::Status s = FindBadDerivedKey(tree_size_); !s.ok()) return s;
+    }
+    if (counts_differ) {
       return absl::DataLossError(
           absl::StrCat(*count, " ", expectation.what, " are stored where the ",
                        "log accounts for ", expectation.expected));
+    }
+    if (index && !(stored_index == *expected_index_)) {
+      return absl::DataLossError(
+          "the stored derived keys differ from those the log accounts for");
     }
   }
   return absl::OkStatus();

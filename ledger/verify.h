@@ -38,8 +38,11 @@ struct VerifyReport {
 // RocksDB block checksums; every entry (dense seqs, parse, append times,
 // whole requests); every leaf and node hash, recomputed from the entries and
 // compared with the stored tree; every stored checkpoint's root and Ed25519
-// signature; every idempotency record against the request it names; every
-// derived key against the entries; and that nothing is stored beyond the
+// signature; every idempotency record against the request it names; the
+// index against the derived keys of the entries (the same count, and the
+// same digest under a key drawn at random for each run, so that no one can
+// aim a forged index at it; the records are read back one by one only to
+// name the first bad entry); and that nothing is stored beyond the
 // committed tree size.
 //
 // OK when all of it holds. Otherwise DataLoss whose message starts with

@@ -715,6 +715,42 @@ TEST_F(VerifyTest, MissingOrWrongIndexRecordIsNamedBySeq) {
   }
 }
 
+// The index holds as many records as the log accounts for, but one is not
+// a derived key: the digest of the index differs, and the exact pass names
+// the entry whose record went missing.
+TEST_F(VerifyTest, IndexRecordSwappedForAForgedOneIsNamedBySeq) {
+  Build(true);
+  const std::string genuine = storage::LookupIndexKey("z", 10);
+  const std::string forged = storage::LookupIndexKey("z", 11);
+  std::string original;
+  Tamper([&](RawDb& db) {
+    original = db.Get(RawDb::kIndex, genuine).value();
+    db.Delete(RawDb::kIndex, genuine);
+    db.Put(RawDb::kIndex, forged, "");
+  });
+  std::optional<uint64_t> bad;
+  EXPECT_THAT(VerifyNaming(&bad), StatusIs(Code::kDataLoss));
+  EXPECT_EQ(bad, 10u);
+  Tamper([&](RawDb& db) {
+    db.Delete(RawDb::kIndex, forged);
+    db.Put(RawDb::kIndex, genuine, original);
+  });
+  ASSERT_THAT(Verify(), IsOk());
+}
+
+// A bad derived key is found after the walk, but its entry comes before the
+// walk's own fault: it is the one named.
+TEST_F(VerifyTest, ABadDerivedKeyBeforeAWalkFaultIsNamedFirst) {
+  Build(true);
+  Tamper([&](RawDb& db) {
+    db.Delete(RawDb::kIndex, storage::LookupIndexKey("x", 2));
+    db.Delete(RawDb::kEntries, storage::SeqKey(12));
+  });
+  std::optional<uint64_t> bad;
+  EXPECT_THAT(VerifyNaming(&bad), StatusIs(Code::kDataLoss));
+  EXPECT_EQ(bad, 2u);
+}
+
 TEST_F(VerifyTest, IndexMustMatchTheIndexerGiven) {
   Build(true);
   indexed_ = false;  // a ledger without an indexer must have no index
