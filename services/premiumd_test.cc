@@ -683,6 +683,15 @@ TEST_F(PremiumdTest, BadUsageFailsWithOneLine) {
   EXPECT_NE(result.exit_code, 0);
   EXPECT_THAT(result.out, ::testing::Not(HasSubstr("OK")));
 
+  // An upload limit out of its range is refused before anything is made.
+  for (const std::string records : {"0", "50001", "many"}) {
+    result = RunCommand({PREMIUMD_PATH, "--data-dir", dir_.Sub("limits"),
+                         "--upload-inline-records", records});
+    EXPECT_NE(result.exit_code, 0) << records;
+    EXPECT_THAT(result.err, HasSubstr("--upload-inline-records")) << records;
+    EXPECT_FALSE(std::filesystem::exists(dir_.Sub("limits"))) << records;
+  }
+
   address_ = "127.0.0.1:1";
   result = Ctl({"--output", "xml", "ledger", "checkpoint"});
   EXPECT_NE(result.exit_code, 0);
