@@ -34,7 +34,7 @@ absl::Status BadSeq(VerifyReport* report, uint64_t seq,
 // whoever wrote the records could not aim at a sum.
 class IndexDigest {
  public:
-  // Whether the random key could be drawn.
+  // A key drawn at random; Internal if OpenSSL has no randomness to give.
   static absl::StatusOr<std::array<uint8_t, 32>> NewKey() {
     std::array<uint8_t, 32> key;
     if (RAND_bytes(key.data(), static_cast<int>(key.size())) != 1) {
