@@ -219,7 +219,7 @@ absl::Status Verifier::Run() {
     if (absl::Status s = store_->VerifyChecksums(); !s.ok()) return s;
   }
   if (absl::Status s = ReadMeta(); !s.ok()) return s;
-  checkpoints_ = store_->NewIterator(Family::kCheckpoints);
+  checkpoints_ = store_->NewScanIterator(Family::kCheckpoints);
   checkpoints_->SeekToFirst();
   if (absl::Status s = CheckCheckpointsUpTo(0); !s.ok()) return s;
   if (report_->checkpoints_checked != 1) {
@@ -250,7 +250,8 @@ absl::Status Verifier::FindBadDerivedKey(uint64_t end_seq) {
   exact_pass_ = true;
   const uint64_t derived_keys = derived_keys_;
   derived_keys_ = 0;
-  std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(Family::kEntries);
+  std::unique_ptr<rocksdb::Iterator> it =
+      store_->NewScanIterator(Family::kEntries);
   uint64_t seq = 0;
   for (it->SeekToFirst(); it->Valid() && seq < end_seq; it->Next(), ++seq) {
     Entry entry;
@@ -268,7 +269,8 @@ absl::Status Verifier::FindBadDerivedKey(uint64_t end_seq) {
 }
 
 absl::Status Verifier::WalkEntries() {
-  std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(Family::kEntries);
+  std::unique_ptr<rocksdb::Iterator> it =
+      store_->NewScanIterator(Family::kEntries);
   uint64_t seq = 0;
   for (it->SeekToFirst(); it->Valid(); it->Next(), ++seq) {
     absl::StatusOr<uint64_t> key_seq = storage::DecodeFixed64(
@@ -417,7 +419,7 @@ absl::Status Verifier::CheckNode(const merkle::NodeId& id,
                                  const merkle::Hash& hash) {
   const std::string key = storage::NodeKey(id);
   if (nodes_ == nullptr) {
-    nodes_ = store_->NewIterator(Family::kNodes);
+    nodes_ = store_->NewScanIterator(Family::kNodes);
     nodes_->SeekToFirst();
   }
   rocksdb::Iterator* it = nodes_.get();
@@ -550,7 +552,7 @@ absl::Status Verifier::FlushDerivedKeys() {
 
 absl::StatusOr<uint64_t> Verifier::CountRecords(Family family,
                                                 IndexDigest* digest) const {
-  std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(family);
+  std::unique_ptr<rocksdb::Iterator> it = store_->NewScanIterator(family);
   uint64_t count = 0;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     ++count;

@@ -18,6 +18,8 @@ namespace {
 // own default.
 constexpr size_t kArenaBlockBytesMin = 64 << 10;
 constexpr size_t kArenaBlockBytesMax = 1 << 20;
+// Read ahead by whole-family scans (NewScanIterator).
+constexpr size_t kScanReadaheadBytes = 2 << 20;
 
 std::string FamilyName(Family family) {
   switch (family) {
@@ -245,6 +247,14 @@ absl::StatusOr<std::vector<std::string>> Store::MultiGet(
 std::unique_ptr<rocksdb::Iterator> Store::NewIterator(Family family) const {
   return std::unique_ptr<rocksdb::Iterator>(
       db_->NewIterator(rocksdb::ReadOptions(), handle(family)));
+}
+
+std::unique_ptr<rocksdb::Iterator> Store::NewScanIterator(Family family) const {
+  rocksdb::ReadOptions options;
+  options.fill_cache = false;
+  options.readahead_size = kScanReadaheadBytes;
+  return std::unique_ptr<rocksdb::Iterator>(
+      db_->NewIterator(options, handle(family)));
 }
 
 absl::Status Store::Write(rocksdb::WriteBatch* batch) {
