@@ -23,7 +23,8 @@ namespace pb = wsr::premium::v1;
 
 namespace {
 
-// Entries read from the ledger per call while catching up.
+// Entries read from the ledger per call while catching up or reading back
+// a pay period's lines.
 constexpr size_t kCatchUpBatchEntries = 10'000;
 constexpr int kDiscrepancyPageSizeDefault = 1000;
 constexpr int kDiscrepancyPageSizeMax = 1000;
@@ -139,9 +140,12 @@ AuditServiceImpl::AuditServiceImpl(LedgerClient* ledger,
                                    std::function<absl::CivilDay()> today)
     : ledger_(ledger),
       authenticator_(authenticator),
-      today_(today ? std::move(today) : [] {
-        return absl::ToCivilDay(absl::Now(), absl::UTCTimeZone());
-      }) {}
+      today_(
+          today
+              ? std::move(today)
+              : [] { return absl::ToCivilDay(absl::Now(), absl::UTCTimeZone()); }),
+      log_(ledger, kCatchUpBatchEntries),
+      reconciler_(&log_) {}
 
 absl::Status AuditServiceImpl::CatchUp() {
   absl::MutexLock lock(&mu_);
@@ -152,11 +156,6 @@ absl::StatusOr<uint64_t> AuditServiceImpl::CatchUpLocked() {
   absl::StatusOr<SignedCheckpoint> latest = ledger_->LatestCheckpoint();
   if (!latest.ok()) return latest.status();
   const uint64_t tree_size = latest->checkpoint.tree_size;
-  const auto read_entry = [this](uint64_t seq) -> absl::StatusOr<pb::Entry> {
-    absl::StatusOr<StoredEntry> stored = ReadOneEntry(*ledger_, seq);
-    if (!stored.ok()) return stored.status();
-    return std::move(stored->entry);
-  };
   while (reconciler_.next_seq() < tree_size) {
     absl::StatusOr<std::vector<StoredEntry>> entries = ledger_->ReadEntries(
         reconciler_.next_seq(), tree_size, kCatchUpBatchEntries);
@@ -167,8 +166,7 @@ absl::StatusOr<uint64_t> AuditServiceImpl::CatchUpLocked() {
           " below its checkpoint's size ", tree_size));
     }
     for (const StoredEntry& stored : *entries) {
-      if (absl::Status s =
-              reconciler_.Apply(stored.entry.seq(), stored.entry, read_entry);
+      if (absl::Status s = reconciler_.Apply(stored.entry.seq(), stored.entry);
           !s.ok()) {
         return s;
       }

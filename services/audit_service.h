@@ -70,6 +70,8 @@ class AuditServiceImpl final : public wsr::premium::v1::AuditService::Service {
   Authenticator* const authenticator_;
   const std::function<absl::CivilDay()> today_;
 
+  // What the reconciler reads back (pay periods' lines) instead of keeping.
+  const LedgerClientLog log_;
   absl::Mutex mu_;
   Reconciler reconciler_ ABSL_GUARDED_BY(mu_);
   // Serializes standing changes, so two cannot both pass the checks.

@@ -349,6 +349,37 @@ absl::StatusOr<StoredEntry> ReadOneEntry(LedgerClient& client, uint64_t seq) {
   return std::move(entries->front());
 }
 
+absl::StatusOr<pb::Entry> LedgerClientLog::Read(uint64_t seq) const {
+  absl::StatusOr<StoredEntry> stored = ReadOneEntry(*client_, seq);
+  if (!stored.ok()) return stored.status();
+  return std::move(stored->entry);
+}
+
+absl::Status LedgerClientLog::Scan(uint64_t begin_seq, uint64_t end_seq,
+                                   Visitor visit) const {
+  uint64_t next_seq = begin_seq;
+  while (next_seq < end_seq) {
+    absl::StatusOr<std::vector<StoredEntry>> entries =
+        client_->ReadEntries(next_seq, end_seq, batch_entries_);
+    if (!entries.ok()) return entries.status();
+    if (entries->empty()) {
+      return absl::OutOfRangeError(
+          absl::StrCat("the ledger returned no entry at ", next_seq, " of [",
+                       begin_seq, ", ", end_seq, ")"));
+    }
+    for (const StoredEntry& stored : *entries) {
+      if (stored.entry.seq() != next_seq) {
+        return absl::DataLossError(absl::StrCat("the ledger returned entry ",
+                                                stored.entry.seq(), " where ",
+                                                next_seq, " was next"));
+      }
+      if (absl::Status s = visit(stored.entry); !s.ok()) return s;
+      ++next_seq;
+    }
+  }
+  return absl::OkStatus();
+}
+
 ScopedCallDeadline::ScopedCallDeadline(absl::Time deadline)
     : previous_(current_call_deadline) {
   current_call_deadline = std::min(previous_, deadline);

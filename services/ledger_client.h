@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "ledger/ledger.h"
 #include "ledger/merkle/hasher.h"
+#include "ledger/premium/entry_log.h"
 
 namespace premium {
 
@@ -83,6 +84,22 @@ class ScopedCallDeadline {
 
 // Reads one entry through `client`: NotFound if absent.
 absl::StatusOr<StoredEntry> ReadOneEntry(LedgerClient& client, uint64_t seq);
+
+// The ledger behind a LedgerClient (not owned) as the premium rules read
+// it back, `batch_entries` entries a call.
+class LedgerClientLog final : public EntryLog {
+ public:
+  LedgerClientLog(LedgerClient* client, size_t batch_entries)
+      : client_(client), batch_entries_(batch_entries) {}
+
+  absl::StatusOr<wsr::premium::v1::Entry> Read(uint64_t seq) const override;
+  absl::Status Scan(uint64_t begin_seq, uint64_t end_seq,
+                    Visitor visit) const override;
+
+ private:
+  LedgerClient* const client_;
+  const size_t batch_entries_;
+};
 
 }  // namespace premium
 

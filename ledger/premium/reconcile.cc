@@ -18,8 +18,8 @@
 #include "ledger/money/decimal.h"
 #include "ledger/premium/indexer.h"
 #include "ledger/premium/program.h"
+#include "ledger/premium/seq_runs.h"
 #include "ledger/premium/standing.h"
-#include "ledger/premium/string_numbering.h"
 #include "ledger/premium/validation.h"
 #include "wsr/premium/v1/records.pb.h"
 
@@ -30,8 +30,11 @@ namespace pb = wsr::premium::v1;
 namespace {
 
 using Day = absl::CivilDay;
+// Before every record's date (those are years 0001-9999): the as-of date at
+// which a pay period has no line or dispute yet.
+constexpr Day kBeforeEveryRecord(0, 1, 1);
 // A day counted from 1970-01-01: 4 bytes where a Day takes 16, for the facts
-// kept by the million (payroll lines). Record dates are validated years
+// kept per pay day of every pay period. Record dates are validated years
 // 0001-9999, far inside int32; other days (an as-of date from a caller)
 // saturate, which keeps every comparison with a record's day exact.
 constexpr Day kEpochDay(1970, 1, 1);
@@ -119,19 +122,15 @@ struct PaymentFact {
   int64_t amount_micros = 0;
 };
 
-// Kept for every payroll line of the ledger, so kept small: 40 bytes.
+// A payroll line as a pay period's rules read it back from the log: held
+// only while the period's findings are computed.
 struct LineFact {
   uint64_t seq = 0;
   int64_t hours_micros = 0;
   int64_t gross_wages_micros = 0;
   int64_t premium_micros = 0;
-  // Reconciler::State::WorkerId(worker): a worker has a line per period,
-  // and a big season millions of lines.
-  uint32_t worker = 0;
-  // DayNumber(pay date).
-  int32_t pay_day = 0;
+  std::string worker_id;
 };
-static_assert(sizeof(LineFact) == 40);
 
 struct DisputeFact {
   uint64_t seq = 0;
@@ -176,13 +175,69 @@ struct SupplierAccount {  // program, supplier
   Cache cache;
 };
 
+// A pay period's lines paid on one day: what the supplier's rules and the
+// outcomes need of them, and where they are in the log for the period's own
+// rules.
+struct PayDayLines {
+  // DayNumber(pay date).
+  int32_t pay_day = 0;
+  Int128 premium_micros = 0;
+  // Of the lines with a positive premium: what the outcomes match payments
+  // against.
+  Int128 paid_out_micros = 0;
+  SeqRuns seqs;
+
+  void Add(int64_t line_premium_micros, int sign) {
+    premium_micros += sign * Int128{line_premium_micros};
+    if (line_premium_micros > 0) {
+      paid_out_micros += sign * Int128{line_premium_micros};
+    }
+  }
+};
+
 struct PeriodGroup {  // program, supplier, pay period
   std::string supplier_id;
   Day start;
   Day end;
-  std::vector<LineFact> lines;
+  // Ascending by pay day; a period is usually paid on one.
+  std::vector<PayDayLines> pay_days;
   std::vector<DisputeFact> disputes;
   Cache cache;
+
+  PayDayLines* LinesPaidOn(int32_t pay_day) {
+    for (PayDayLines& lines : pay_days) {
+      if (lines.pay_day == pay_day) return &lines;
+    }
+    return nullptr;
+  }
+  PayDayLines& AddPayDay(int32_t pay_day) {
+    auto it = std::find_if(pay_days.begin(), pay_days.end(),
+                           [pay_day](const PayDayLines& lines) {
+                             return lines.pay_day > pay_day;
+                           });
+    return *pay_days.insert(it, PayDayLines{.pay_day = pay_day});
+  }
+  bool HoldsLine(uint64_t seq) const {
+    return std::any_of(
+        pay_days.begin(), pay_days.end(),
+        [seq](const PayDayLines& lines) { return lines.seqs.Contains(seq); });
+  }
+  // The latest day on or before `as_of` when a line was paid or a dispute
+  // appended (kBeforeEveryRecord if none): the period's rules see the same
+  // records at every as-of date from that day until the next such day.
+  Day LastChangeOnOrBefore(Day as_of) const {
+    Day last = kBeforeEveryRecord;
+    const int32_t as_of_day = DayNumber(as_of);
+    for (const PayDayLines& lines : pay_days) {
+      if (lines.pay_day <= as_of_day) {
+        last = std::max(last, DayOfNumber(lines.pay_day));
+      }
+    }
+    for (const DisputeFact& dispute : disputes) {
+      if (dispute.appended <= as_of) last = std::max(last, dispute.appended);
+    }
+    return last;
+  }
 };
 
 struct ProgramState {
@@ -363,8 +418,9 @@ std::string DiscrepancyId(const DiscrepancyKey& key) {
 
 class Reconciler::State {
  public:
-  absl::Status Apply(uint64_t seq, const pb::Entry& entry,
-                     EntryReader read_entry);
+  explicit State(const EntryLog* log) : log_(log) {}
+
+  absl::Status Apply(uint64_t seq, const pb::Entry& entry);
   uint64_t next_seq() const { return next_seq_; }
   absl::StatusOr<std::vector<Finding>> Reconcile(const ReconcileQuery& query);
   absl::StatusOr<Summary> Summarize(absl::string_view program_id, Day as_of);
@@ -384,8 +440,7 @@ class Reconciler::State {
   absl::Status ApplyStanding(uint64_t seq, const pb::Entry& entry);
   absl::Status ApplyDispute(uint64_t seq, const pb::Entry& entry);
   absl::Status ApplyResolution(uint64_t seq, const pb::Entry& entry);
-  absl::Status ApplyReversal(uint64_t seq, const pb::Entry& entry,
-                             EntryReader read_entry);
+  absl::Status ApplyReversal(uint64_t seq, const pb::Entry& entry);
 
   absl::StatusOr<Findings> PairFindings(const ProgramState& program,
                                         const PairAccount& pair, Day as_of);
@@ -394,11 +449,17 @@ class Reconciler::State {
                                             Day as_of);
   absl::StatusOr<Findings> PeriodFindings(const ProgramState& program,
                                           const PeriodGroup& period, Day as_of);
+  // The period's lines paid on or before `as_of`, read back from the log,
+  // in seq order.
+  absl::StatusOr<std::vector<LineFact>> ReadLines(const ProgramState& program,
+                                                  const PeriodGroup& period,
+                                                  Day as_of) const;
 
   Discrepancy NewDiscrepancy(const ProgramState& program,
                              DiscrepancyKey key) const;
   Finding WithStatus(std::shared_ptr<const Discrepancy> discrepancy) const;
 
+  const EntryLog* const log_;
   uint64_t next_seq_ = 0;
   absl::flat_hash_map<std::string, std::unique_ptr<ProgramState>> programs_;
   // Where the last payroll line went (accounts are never deleted).
@@ -412,20 +473,6 @@ class Reconciler::State {
   };
   LineTarget last_line_target_;
   pb::PayrollLine scratch_line_;
-  // Every worker id of a payroll line, once, numbered for LineFact::worker.
-  StringNumbering worker_ids_;
-  absl::StatusOr<uint32_t> WorkerNumber(uint64_t seq,
-                                        absl::string_view worker_id) {
-    const std::optional<uint32_t> number = worker_ids_.Number(worker_id);
-    if (!number.has_value()) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "entry ", seq, ": more workers than reconciliation can number"));
-    }
-    return *number;
-  }
-  absl::string_view WorkerId(uint32_t number) const {
-    return worker_ids_.Text(number);
-  }
   struct ResolutionFact {
     uint64_t seq = 0;
     int64_t difference_micros = 0;
@@ -446,8 +493,7 @@ class Reconciler::State {
   }
 };
 
-absl::Status Reconciler::State::Apply(uint64_t seq, const pb::Entry& entry,
-                                      EntryReader read_entry) {
+absl::Status Reconciler::State::Apply(uint64_t seq, const pb::Entry& entry) {
   if (seq != next_seq_) {
     return absl::FailedPreconditionError(
         absl::StrCat("entries must be applied in order: expected seq ",
@@ -470,7 +516,7 @@ absl::Status Reconciler::State::Apply(uint64_t seq, const pb::Entry& entry,
   } else if (kind == kDiscrepancyResolutionKind) {
     applied = ApplyResolution(seq, entry);
   } else if (kind == kReversalKind) {
-    applied = ApplyReversal(seq, entry, read_entry);
+    applied = ApplyReversal(seq, entry);
   }
   if (!applied.ok()) return applied;
   ++next_seq_;
@@ -625,16 +671,11 @@ absl::Status Reconciler::State::ApplyPayrollLine(uint64_t seq,
                         .supplier = &supplier};
   }
   PeriodGroup* const period = target.period;
-  absl::StatusOr<uint32_t> worker = WorkerNumber(seq, line->worker_id());
-  if (!worker.ok()) return worker.status();
-  period->lines.push_back(LineFact{
-      .seq = seq,
-      .hours_micros = line->hours_micros(),
-      .gross_wages_micros = line->gross_wages_micros(),
-      .premium_micros = line->premium_micros(),
-      .worker = *worker,
-      .pay_day = DayNumber(*pay_date),
-  });
+  const int32_t pay_day = DayNumber(*pay_date);
+  PayDayLines* lines = period->LinesPaidOn(pay_day);
+  if (lines == nullptr) lines = &period->AddPayDay(pay_day);
+  lines->seqs.Append(seq);
+  lines->Add(line->premium_micros(), +1);
   period->cache.stale = true;
   target.supplier->cache.stale = true;
   return absl::OkStatus();
@@ -695,17 +736,23 @@ absl::Status Reconciler::State::ApplyDispute(uint64_t seq,
   if (!end.ok()) return end.status();
   auto period = (*program)->periods.find(PeriodKeyOf(
       dispute->supplier_id(), dispute->period_start(), dispute->period_end()));
-  const LineFact* line = nullptr;
-  if (period != (*program)->periods.end()) {
-    for (const LineFact& candidate : period->second->lines) {
-      if (candidate.seq == dispute->line_seq()) line = &candidate;
-    }
-  }
-  if (line == nullptr || WorkerId(line->worker) != dispute->worker_id()) {
+  const auto not_the_workers_line = [&] {
     return absl::DataLossError(
         absl::StrCat("entry ", seq, ": disputes line ", dispute->line_seq(),
                      ", which is not that worker's line in that period"));
+  };
+  if (period == (*program)->periods.end() ||
+      !period->second->HoldsLine(dispute->line_seq())) {
+    return not_the_workers_line();
   }
+  // The period holds where its lines are, not what they say.
+  absl::StatusOr<pb::Entry> line_entry = log_->Read(dispute->line_seq());
+  if (!line_entry.ok()) return line_entry.status();
+  if (line_entry->kind() != kPayrollLineKind) return not_the_workers_line();
+  absl::StatusOr<pb::PayrollLine> line =
+      ParsePayload<pb::PayrollLine>(dispute->line_seq(), *line_entry);
+  if (!line.ok()) return line.status();
+  if (line->worker_id() != dispute->worker_id()) return not_the_workers_line();
   const absl::Time appended = absl::FromUnixMicros(entry.append_time_micros());
   period->second->disputes.push_back(DisputeFact{
       .seq = seq,
@@ -713,7 +760,7 @@ absl::Status Reconciler::State::ApplyDispute(uint64_t seq,
       .appended = absl::ToCivilDay(appended, absl::UTCTimeZone()),
       .worker_id = dispute->worker_id(),
       .paystub_micros = dispute->paystub_amount_micros(),
-      .line_premium_micros = line->premium_micros,
+      .line_premium_micros = line->premium_micros(),
   });
   period->second->cache.stale = true;
   return absl::OkStatus();
@@ -746,8 +793,7 @@ bool EraseSeq(std::vector<Fact>& facts, uint64_t seq) {
 }  // namespace
 
 absl::Status Reconciler::State::ApplyReversal(uint64_t seq,
-                                              const pb::Entry& entry,
-                                              EntryReader read_entry) {
+                                              const pb::Entry& entry) {
   absl::StatusOr<pb::Reversal> reversal =
       ParsePayload<pb::Reversal>(seq, entry);
   if (!reversal.ok()) return reversal.status();
@@ -757,7 +803,7 @@ absl::Status Reconciler::State::ApplyReversal(uint64_t seq,
                                             target,
                                             ", which is not before it"));
   }
-  absl::StatusOr<pb::Entry> reversed = read_entry(target);
+  absl::StatusOr<pb::Entry> reversed = log_->Read(target);
   if (!reversed.ok()) return reversed.status();
   const std::string& kind = reversed->kind();
   const auto missing = [&] {
@@ -809,15 +855,25 @@ absl::Status Reconciler::State::ApplyReversal(uint64_t seq,
     absl::StatusOr<Day> end =
         RecordDate(target, "period_end", line->period_end());
     if (!end.ok()) return end.status();
+    absl::StatusOr<Day> pay_date =
+        RecordDate(target, "pay_date", line->pay_date());
+    if (!pay_date.ok()) return pay_date.status();
     auto period = (*program)->periods.find(PeriodKeyOf(
         line->supplier_id(), line->period_start(), line->period_end()));
     auto supplier = (*program)->suppliers.find(line->supplier_id());
     if (period == (*program)->periods.end() ||
-        supplier == (*program)->suppliers.end() ||
-        !EraseSeq(period->second->lines, target)) {
+        supplier == (*program)->suppliers.end()) {
       return missing();
     }
-    period->second->cache.stale = true;
+    PeriodGroup& group = *period->second;
+    PayDayLines* lines = group.LinesPaidOn(DayNumber(*pay_date));
+    if (lines == nullptr || !lines->seqs.Erase(target)) return missing();
+    lines->Add(line->premium_micros(), -1);
+    if (lines->seqs.empty()) {
+      group.pay_days.erase(group.pay_days.begin() +
+                           (lines - group.pay_days.data()));
+    }
+    group.cache.stale = true;
     supplier->second->cache.stale = true;
     return absl::OkStatus();
   }
@@ -984,11 +1040,11 @@ absl::StatusOr<Findings> Reconciler::State::SupplierFindings(
   }
   const int32_t as_of_day = DayNumber(as_of);
   for (const PeriodGroup* period : supplier.periods) {
-    for (const LineFact& line : period->lines) {
-      if (line.pay_day > as_of_day) continue;
-      evidence.push_back(line.seq);
-      steps.push_back(Step{.day = DayOfNumber(line.pay_day),
-                           .actual_delta = line.premium_micros});
+    for (const PayDayLines& lines : period->pay_days) {
+      if (lines.pay_day > as_of_day) continue;
+      lines.seqs.AppendTo(&evidence);
+      steps.push_back(Step{.day = DayOfNumber(lines.pay_day),
+                           .actual_delta = lines.premium_micros});
     }
   }
   evidence = SortedUnique(std::move(evidence));
@@ -1074,24 +1130,92 @@ struct WorkerTally {
 
 }  // namespace
 
+absl::StatusOr<std::vector<LineFact>> Reconciler::State::ReadLines(
+    const ProgramState& program, const PeriodGroup& period, Day as_of) const {
+  const std::string start_text = FormatDate(period.start);
+  const std::string end_text = FormatDate(period.end);
+  const int32_t as_of_day = DayNumber(as_of);
+  std::vector<LineFact> lines;
+  pb::PayrollLine line;
+  for (const PayDayLines& paid : period.pay_days) {
+    if (paid.pay_day > as_of_day) continue;
+    // The lines must also add up to the sums the supplier's rules use.
+    Int128 premium_micros = 0;
+    for (const SeqRuns::Run& run : paid.seqs.runs()) {
+      uint64_t seq = run.first_seq;
+      absl::Status read = log_->Scan(
+          run.first_seq, run.end_seq(),
+          [&](const pb::Entry& entry) -> absl::Status {
+            // What was applied, or the log changed behind reconciliation.
+            absl::StatusOr<Day> pay_date = kBeforeEveryRecord;
+            const bool parsed = entry.seq() == seq &&
+                                entry.kind() == kPayrollLineKind &&
+                                line.ParseFromString(entry.payload());
+            if (parsed) pay_date = ParseDate("pay_date", line.pay_date());
+            if (!parsed || line.program_id() != program.program_id ||
+                line.supplier_id() != period.supplier_id ||
+                line.period_start() != start_text ||
+                line.period_end() != end_text || !pay_date.ok() ||
+                DayNumber(*pay_date) != paid.pay_day) {
+              return absl::DataLossError(absl::StrCat(
+                  "entry ", seq, " read back is not the payroll line of ",
+                  program.program_id, "/", period.supplier_id, "/", start_text,
+                  "/", end_text, " paid on ",
+                  FormatDate(DayOfNumber(paid.pay_day)),
+                  " that reconciliation applied"));
+            }
+            premium_micros += line.premium_micros();
+            lines.push_back(LineFact{
+                .seq = seq,
+                .hours_micros = line.hours_micros(),
+                .gross_wages_micros = line.gross_wages_micros(),
+                .premium_micros = line.premium_micros(),
+                .worker_id = line.worker_id(),
+            });
+            ++seq;
+            return absl::OkStatus();
+          });
+      if (!read.ok()) return read;
+      if (seq != run.end_seq()) {
+        return absl::DataLossError(absl::StrCat(
+            "the log returned entries ", run.first_seq, " to ", seq,
+            " of a run of payroll lines that ends at ", run.end_seq()));
+      }
+    }
+    if (premium_micros != paid.premium_micros) {
+      return absl::DataLossError(absl::StrCat(
+          "the payroll lines of ", program.program_id, "/", period.supplier_id,
+          "/", start_text, "/", end_text, " paid on ",
+          FormatDate(DayOfNumber(paid.pay_day)),
+          " read back do not add up to the premium reconciliation applied"));
+    }
+  }
+  // Ledger order: a duplicate is measured against the worker's first line.
+  std::sort(lines.begin(), lines.end(),
+            [](const LineFact& a, const LineFact& b) { return a.seq < b.seq; });
+  return lines;
+}
+
 absl::StatusOr<Findings> Reconciler::State::PeriodFindings(
     const ProgramState& program, const PeriodGroup& period, Day as_of) {
+  absl::StatusOr<std::vector<LineFact>> read =
+      ReadLines(program, period, as_of);
+  if (!read.ok()) return read.status();
   std::vector<const LineFact*> lines;
-  const int32_t as_of_day = DayNumber(as_of);
-  for (const LineFact& line : period.lines) {
-    if (line.pay_day <= as_of_day) lines.push_back(&line);
-  }
+  lines.reserve(read->size());
+  for (const LineFact& line : *read) lines.push_back(&line);
   // Per type, per worker, in worker order so ids come out sorted.
   std::map<std::string, WorkerTally> duplicates;
   std::map<std::string, WorkerTally> without_hours;
   std::map<std::string, WorkerTally> skewed;
   std::map<std::string, WorkerTally> disputed;
 
-  absl::flat_hash_map<uint32_t, std::vector<const LineFact*>> by_worker;
+  absl::flat_hash_map<absl::string_view, std::vector<const LineFact*>>
+      by_worker;
   for (const LineFact* line : lines) {
-    by_worker[line->worker].push_back(line);
+    by_worker[line->worker_id].push_back(line);
     if (line->hours_micros == 0 && line->premium_micros > 0) {
-      WorkerTally& tally = without_hours[std::string(WorkerId(line->worker))];
+      WorkerTally& tally = without_hours[line->worker_id];
       tally.actual += line->premium_micros;
       tally.difference += line->premium_micros;
       tally.evidence.push_back(line->seq);
@@ -1099,7 +1223,7 @@ absl::StatusOr<Findings> Reconciler::State::PeriodFindings(
   }
   for (const auto& [worker, worker_lines] : by_worker) {
     if (worker_lines.size() < 2) continue;
-    WorkerTally& tally = duplicates[std::string(WorkerId(worker))];
+    WorkerTally& tally = duplicates[std::string(worker)];
     tally.expected = worker_lines.front()->premium_micros;
     for (const LineFact* line : worker_lines) {
       tally.actual += line->premium_micros;
@@ -1140,7 +1264,7 @@ absl::StatusOr<Findings> Reconciler::State::PeriodFindings(
         absl::StatusOr<int64_t> expected =
             MulDivRoundHalfEven(median_premium, basis(line), median_basis);
         if (!expected.ok()) return expected.status();
-        WorkerTally& tally = skewed[std::string(WorkerId(line->worker))];
+        WorkerTally& tally = skewed[line->worker_id];
         tally.expected += *expected;
         tally.actual += line->premium_micros;
         tally.difference += Abs(Int128{line->premium_micros} - *expected);
@@ -1230,13 +1354,15 @@ absl::StatusOr<std::vector<Finding>> Reconciler::State::Reconcile(
       result.push_back(WithStatus(d));
     }
   };
-  // Recomputes an account's findings only when it changed or the date did.
-  const auto refresh = [&](Cache& cache, auto compute) -> absl::Status {
-    if (!cache.FreshFor(as_of)) {
+  // Recomputes an account's findings only when it changed or the date it
+  // is computed at did.
+  const auto refresh = [&](Cache& cache, Day day,
+                           auto compute) -> absl::Status {
+    if (!cache.FreshFor(day)) {
       absl::StatusOr<Findings> findings = compute();
       if (!findings.ok()) return findings.status();
       cache.findings = *std::move(findings);
-      cache.as_of = as_of;
+      cache.as_of = day;
       cache.stale = false;
     }
     collect(cache.findings);
@@ -1255,28 +1381,34 @@ absl::StatusOr<std::vector<Finding>> Reconciler::State::Reconcile(
       }
       // The lambdas below name the loop's objects through init-captures:
       // clang 14 cannot capture structured bindings (a C++20 addition).
-      absl::Status s = refresh(
-          pair->cache, [&, &program_state = *program, &pair_state = *pair] {
-            return PairFindings(program_state, pair_state, as_of);
-          });
+      absl::Status s =
+          refresh(pair->cache, as_of,
+                  [&, &program_state = *program, &pair_state = *pair] {
+                    return PairFindings(program_state, pair_state, as_of);
+                  });
       if (!s.ok()) return s;
     }
     for (auto& [key, supplier] : program->suppliers) {
       if (!supplier_matches(supplier->supplier_id)) continue;
-      absl::Status s = refresh(supplier->cache, [&, &program_state = *program,
-                                                 &supplier_state = *supplier] {
-        return SupplierFindings(program_state, supplier_state, as_of);
-      });
+      absl::Status s = refresh(
+          supplier->cache, as_of,
+          [&, &program_state = *program, &supplier_state = *supplier] {
+            return SupplierFindings(program_state, supplier_state, as_of);
+          });
       if (!s.ok()) return s;
     }
     // Pay periods concern no brand.
     if (!query.brand_id.empty()) continue;
     for (auto& [key, period] : program->periods) {
       if (!supplier_matches(period->supplier_id)) continue;
-      absl::Status s = refresh(period->cache, [&, &program_state = *program,
-                                               &period_state = *period] {
-        return PeriodFindings(program_state, period_state, as_of);
-      });
+      // Its lines are read back from the log: only when what it sees as of
+      // the date changed, not whenever the date did.
+      const Day seen_until = period->LastChangeOnOrBefore(as_of);
+      absl::Status s = refresh(
+          period->cache, seen_until,
+          [&, &program_state = *program, &period_state = *period] {
+            return PeriodFindings(program_state, period_state, seen_until);
+          });
       if (!s.ok()) return s;
     }
   }
@@ -1404,35 +1536,39 @@ absl::StatusOr<Summary> Reconciler::State::Summarize(
                 [](const Dated& a, const Dated& b) {
                   return std::tie(a.date, a.seq) < std::tie(b.date, b.seq);
                 });
-      std::vector<const LineFact*> lines;
+      // Matching line by line in pay-date order completes a payment on
+      // the pay date of the line that completes it: matching each day's
+      // total does the same.
+      std::vector<const PayDayLines*> paid_out;
       const int32_t as_of_day = DayNumber(as_of);
       for (const PeriodGroup* period : supplier->periods) {
-        for (const LineFact& line : period->lines) {
-          if (line.pay_day <= as_of_day && line.premium_micros > 0) {
-            lines.push_back(&line);
+        for (const PayDayLines& lines : period->pay_days) {
+          if (lines.pay_day <= as_of_day && lines.paid_out_micros > 0) {
+            paid_out.push_back(&lines);
           }
         }
       }
-      std::sort(
-          lines.begin(), lines.end(), [](const LineFact* a, const LineFact* b) {
-            return std::tie(a->pay_day, a->seq) < std::tie(b->pay_day, b->seq);
-          });
-      size_t next_line = 0;
-      int64_t line_left_micros =
-          lines.empty() ? 0 : lines.front()->premium_micros;
+      std::sort(paid_out.begin(), paid_out.end(),
+                [](const PayDayLines* a, const PayDayLines* b) {
+                  return a->pay_day < b->pay_day;
+                });
+      size_t next_day = 0;
+      Int128 day_left_micros =
+          paid_out.empty() ? 0 : paid_out.front()->paid_out_micros;
       for (Dated& dated : payments) {
         MatchedPayment& payment = dated.payment;
         int64_t need_micros = payment.worker_portion_micros;
         std::optional<Day> completed;
-        while (need_micros > 0 && next_line < lines.size()) {
-          const int64_t take_micros = std::min(need_micros, line_left_micros);
+        while (need_micros > 0 && next_day < paid_out.size()) {
+          const int64_t take_micros = static_cast<int64_t>(
+              std::min<Int128>(need_micros, day_left_micros));
           need_micros -= take_micros;
-          line_left_micros -= take_micros;
+          day_left_micros -= take_micros;
           if (need_micros == 0) {
-            completed = DayOfNumber(lines[next_line]->pay_day);
+            completed = DayOfNumber(paid_out[next_day]->pay_day);
           }
-          if (line_left_micros == 0 && ++next_line < lines.size()) {
-            line_left_micros = lines[next_line]->premium_micros;
+          if (day_left_micros == 0 && ++next_day < paid_out.size()) {
+            day_left_micros = paid_out[next_day]->paid_out_micros;
           }
         }
         payment.received_by_workers_micros =
@@ -1474,12 +1610,12 @@ absl::StatusOr<Summary> Reconciler::State::Summarize(
 
 // ---------------------------------------------------------------------------
 
-Reconciler::Reconciler() : state_(std::make_unique<State>()) {}
+Reconciler::Reconciler(const EntryLog* log)
+    : state_(std::make_unique<State>(log)) {}
 Reconciler::~Reconciler() = default;
 
-absl::Status Reconciler::Apply(uint64_t seq, const pb::Entry& entry,
-                               EntryReader read_entry) {
-  return state_->Apply(seq, entry, read_entry);
+absl::Status Reconciler::Apply(uint64_t seq, const pb::Entry& entry) {
+  return state_->Apply(seq, entry);
 }
 
 uint64_t Reconciler::next_seq() const { return state_->next_seq(); }

@@ -5,9 +5,17 @@
 // A Reconciler is derived state: it is fed the ledger's entries in order and
 // keeps, per program, brand, supplier and pay period, only what the rules
 // need. Work is incremental: Apply marks the accounts an entry touches, and
-// Reconcile recomputes only those (and everything when the as-of date
-// changes), so a reconcile after one more upload does not rescan the season.
-// Nothing here is persisted: it is rebuilt from the log on start.
+// Reconcile recomputes only those (and, when the as-of date changes, those
+// whose figures the date moves), so a reconcile after one more upload does
+// not rescan the season. Nothing here is persisted: it is rebuilt from the
+// log on start.
+//
+// Memory does not grow with the payroll: a pay period keeps, per pay day,
+// its lines' premium sums and where in the log they are (SeqRuns: a run of
+// consecutive seqs per upload, not a fact per line), and its own rules
+// (duplicates, premium without hours, allocation skew) read its lines back
+// from the EntryLog when its findings are recomputed. Purchases, payments,
+// disputes and resolutions, a few per brand or worker and season, are kept.
 //
 // Definitions beyond DESIGN section 7 (the choices an auditor needs to know):
 //   - Due dates. A purchase dated d is due d + payment_terms_days of the
@@ -81,11 +89,11 @@
 #include <string>
 #include <vector>
 
-#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
+#include "ledger/premium/entry_log.h"
 #include "wsr/premium/v1/entry.pb.h"
 
 namespace premium {
@@ -192,13 +200,11 @@ struct Summary {
   std::vector<Outcome> brands;
 };
 
-// Reads an earlier entry by seq (the one a Reversal withdraws).
-using EntryReader =
-    absl::FunctionRef<absl::StatusOr<wsr::premium::v1::Entry>(uint64_t seq)>;
-
 class Reconciler {
  public:
-  Reconciler();
+  // `log` (not owned, must outlive this) holds every entry Apply is fed,
+  // read back as the header comment says.
+  explicit Reconciler(const EntryLog* log);
   ~Reconciler();
   Reconciler(const Reconciler&) = delete;
   Reconciler& operator=(const Reconciler&) = delete;
@@ -207,14 +213,16 @@ class Reconciler {
   // FailedPrecondition when `seq` is not next_seq(); DataLoss when a payload
   // does not parse or contradicts what came before (a purchase of an unknown
   // program, a reinstatement without a suspension), FailedPrecondition for a
-  // reversal of a kind that cannot be withdrawn. On error nothing is changed
-  // and next_seq() stays.
-  absl::Status Apply(uint64_t seq, const wsr::premium::v1::Entry& entry,
-                     EntryReader read_entry);
+  // reversal of a kind that cannot be withdrawn; the log's error when an
+  // entry a reversal or dispute names cannot be read. On error nothing is
+  // changed and next_seq() stays.
+  absl::Status Apply(uint64_t seq, const wsr::premium::v1::Entry& entry);
   uint64_t next_seq() const;
 
   // Every discrepancy as of `query.as_of` that matches the filters, ordered
-  // by program, type, then id. OutOfRange if an amount overflows.
+  // by program, type, then id. OutOfRange if an amount overflows; DataLoss
+  // if a payroll line read back is not the one that was applied; the log's
+  // error if it cannot be read.
   absl::StatusOr<std::vector<Finding>> Reconcile(const ReconcileQuery& query);
 
   // One discrepancy by id as of `as_of`: NotFound when it is not flagged.

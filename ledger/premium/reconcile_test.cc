@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
@@ -240,16 +241,8 @@ class ReconcilerTest : public ::testing::Test {
     return entry;
   }
 
-  absl::StatusOr<pb::Entry> ReadEntry(uint64_t seq) const {
-    if (seq >= log_.size()) {
-      return absl::NotFoundError(absl::StrCat("no entry ", seq));
-    }
-    return log_[seq];
-  }
-
   absl::Status Feed(Reconciler& reconciler, const pb::Entry& entry) const {
-    return reconciler.Apply(entry.seq(), entry,
-                            [this](uint64_t seq) { return ReadEntry(seq); });
+    return reconciler.Apply(entry.seq(), entry);
   }
 
   // Feeds log_[begin, end) to `reconciler`.
@@ -477,7 +470,7 @@ class ReconcilerTest : public ::testing::Test {
   // A fresh reconciler fed log_[0, end) answering one query.
   std::vector<std::string> FromScratch(uint64_t end,
                                        const ReconcileQuery& query) const {
-    Reconciler fresh;
+    Reconciler fresh(&entry_log_);
     FeedRange(fresh, 0, end);
     absl::StatusOr<std::vector<Finding>> findings = fresh.Reconcile(query);
     EXPECT_THAT(findings, IsOk());
@@ -486,7 +479,7 @@ class ReconcilerTest : public ::testing::Test {
 
   std::vector<std::string> SummaryFromScratch(uint64_t end,
                                               absl::CivilDay as_of) const {
-    Reconciler fresh;
+    Reconciler fresh(&entry_log_);
     FeedRange(fresh, 0, end);
     absl::StatusOr<Summary> summary = fresh.Summarize("", as_of);
     EXPECT_THAT(summary, IsOk());
@@ -494,7 +487,8 @@ class ReconcilerTest : public ::testing::Test {
   }
 
   std::vector<pb::Entry> log_;
-  Reconciler reconciler_;
+  const EntryVectorLog entry_log_{&log_};
+  Reconciler reconciler_{&entry_log_};
   bool feed_ = true;
   absl::CivilDay append_day_ = Jan(1);
   std::map<std::string, std::vector<VersionAt>> versions_;
@@ -585,10 +579,8 @@ TEST_F(ReconcilerTest, ApplyOfAnotherSeqThanNextSeqIsFailedPrecondition) {
   for (const uint64_t seq : {uint64_t{0}, uint64_t{2}}) {
     pb::Entry wrong = entry;
     wrong.set_seq(seq);
-    EXPECT_THAT(
-        reconciler_.Apply(seq, wrong,
-                          [this](uint64_t read) { return ReadEntry(read); }),
-        StatusIs(absl::StatusCode::kFailedPrecondition))
+    EXPECT_THAT(reconciler_.Apply(seq, wrong),
+                StatusIs(absl::StatusCode::kFailedPrecondition))
         << "seq " << seq;
   }
   EXPECT_EQ(reconciler_.next_seq(), 1u);
@@ -2336,6 +2328,205 @@ TEST_F(ReconcilerTest, SummarizeUsesTheWorkerPortionAndFiltersByProgram) {
 }
 
 // ---------------------------------------------------------------------------
+// Pay periods' lines are read back from the log, not kept.
+
+// The fixture's log behind a switch that makes it fail, counting the entries
+// scanned.
+class ObservedLog final : public EntryLog {
+ public:
+  explicit ObservedLog(const EntryLog* log) : log_(log) {}
+
+  absl::StatusOr<pb::Entry> Read(uint64_t seq) const override {
+    if (failing) return absl::UnavailableError("the log is down");
+    return log_->Read(seq);
+  }
+  absl::Status Scan(uint64_t begin_seq, uint64_t end_seq,
+                    Visitor visit) const override {
+    if (failing) return absl::UnavailableError("the log is down");
+    scanned += end_seq - begin_seq;
+    return log_->Scan(begin_seq, end_seq, visit);
+  }
+
+  bool failing = false;
+  mutable uint64_t scanned = 0;
+
+ private:
+  const EntryLog* const log_;
+};
+
+class ReadBackTest : public ReconcilerTest {
+ protected:
+  // Feeds observed_ what the log holds beyond it.
+  void CatchUp() { FeedRange(observed_, observed_.next_seq(), log_.size()); }
+
+  std::vector<std::string> Observed(absl::CivilDay as_of) {
+    absl::StatusOr<std::vector<Finding>> findings =
+        observed_.Reconcile(Query(as_of));
+    EXPECT_THAT(findings, IsOk());
+    return findings.ok() ? Describe(*findings) : std::vector<std::string>();
+  }
+
+  ObservedLog log_view_{&entry_log_};
+  Reconciler observed_{&log_view_};
+};
+
+TEST_F(ReadBackTest, AReconcileReadsBackOnlyThePeriodsWhoseRecordsItSees) {
+  // Week 1 (paid Jan 16): 3 lines, one of them a duplicate; week 2 (paid
+  // Jan 23): 2 lines.
+  Line(kSunny, "w1", Week(1), Hours(40), Dollars(20));
+  Line(kSunny, "w2", Week(1), Hours(40), Dollars(20));
+  Line(kSunny, "w1", Week(1), Hours(40), Dollars(20));
+  const uint64_t week_2 = Line(kSunny, "w1", Week(2), Hours(40), Dollars(20));
+  Line(kSunny, "w2", Week(2), Hours(40), Dollars(20));
+  CatchUp();
+  EXPECT_EQ(Observed(Jan(31)), FromScratch(log_.size(), Query(Jan(31))));
+  EXPECT_EQ(log_view_.scanned, 5u);
+
+  // Every line is paid by Jan 23: a later date reads nothing back.
+  log_view_.scanned = 0;
+  EXPECT_EQ(Observed(Feb(28)), FromScratch(log_.size(), Query(Feb(28))));
+  EXPECT_EQ(Observed(Jan(23)), FromScratch(log_.size(), Query(Jan(23))));
+  EXPECT_EQ(log_view_.scanned, 0u);
+  // Jan 20 moves week 2 only, which then has no line to read.
+  EXPECT_EQ(Observed(Jan(20)), FromScratch(log_.size(), Query(Jan(20))));
+  EXPECT_EQ(log_view_.scanned, 0u);
+  EXPECT_EQ(Observed(Jan(31)), FromScratch(log_.size(), Query(Jan(31))));
+  EXPECT_EQ(log_view_.scanned, 2u);
+
+  // One more line in week 1: only week 1 is read again.
+  log_view_.scanned = 0;
+  Line(kSunny, "w3", Week(1), Hours(40), Dollars(20));
+  CatchUp();
+  EXPECT_EQ(Observed(Jan(31)), FromScratch(log_.size(), Query(Jan(31))));
+  EXPECT_EQ(log_view_.scanned, 4u);
+  // And a dispute, appended Feb 2, moves week 2 from that day on.
+  log_view_.scanned = 0;
+  SetAppendDay(Feb(2));
+  Dispute(week_2, Dollars(15));
+  CatchUp();
+  EXPECT_EQ(Observed(Feb(1)), FromScratch(log_.size(), Query(Feb(1))));
+  EXPECT_EQ(log_view_.scanned, 2u);
+  EXPECT_EQ(Observed(Feb(3)), FromScratch(log_.size(), Query(Feb(3))));
+  EXPECT_EQ(log_view_.scanned, 4u);
+  EXPECT_THAT(IdsOfType(Feb(3), kWorkerDispute), SizeIs(1));
+}
+
+TEST_F(ReadBackTest, ALineTheLogNoLongerHoldsAsAppliedIsDataLoss) {
+  const uint64_t first = Line(kSunny, "w1", Week(1), Hours(40), Dollars(20));
+  Line(kSunny, "w2", Week(1), Hours(40), Dollars(20));
+  const uint64_t last = Line(kSunny, "w3", Week(1), Hours(40), Dollars(20));
+  CatchUp();
+  const std::vector<pb::Entry> applied = log_;
+
+  // Each a rewrite behind the reconciler's back: another premium, supplier,
+  // period, pay date or kind, or another seq.
+  const auto rewrite = [](pb::Entry& entry,
+                          const std::function<void(pb::PayrollLine&)>& edit) {
+    pb::PayrollLine line;
+    ASSERT_TRUE(line.ParseFromString(entry.payload()));
+    edit(line);
+    entry.set_payload(line.SerializeAsString());
+  };
+  std::vector<std::function<void(pb::Entry&)>> rewrites = {
+      [&](pb::Entry& e) {
+        rewrite(e,
+                [](pb::PayrollLine& l) { l.set_premium_micros(Dollars(2)); });
+      },
+      [&](pb::Entry& e) {
+        rewrite(e, [](pb::PayrollLine& l) { l.set_supplier_id(kRidge); });
+      },
+      [&](pb::Entry& e) {
+        rewrite(e, [](pb::PayrollLine& l) { l.set_period_end("2026-01-12"); });
+      },
+      [&](pb::Entry& e) {
+        rewrite(e, [](pb::PayrollLine& l) { l.set_pay_date("2026-01-17"); });
+      },
+      [&](pb::Entry& e) { e.set_kind(kPurchaseReportKind); },
+      [&](pb::Entry& e) { e.set_seq(e.seq() + 1); },
+  };
+  for (uint64_t seq : {first, last}) {
+    for (size_t i = 0; i < rewrites.size(); ++i) {
+      SCOPED_TRACE(absl::StrCat("rewrite ", i, " of seq ", seq));
+      rewrites[i](log_[seq]);
+      // Week 1 is read back when it changed or its as-of date did.
+      Line(kSunny, "w4", Week(1), Hours(40), Dollars(20));
+      CatchUp();
+      absl::StatusOr<std::vector<Finding>> findings =
+          observed_.Reconcile(Query(Jan(31)));
+      EXPECT_THAT(findings, StatusIs(absl::StatusCode::kDataLoss));
+      if (i < 4 && !findings.ok()) {
+        EXPECT_THAT(
+            std::string(findings.status().message()),
+            ::testing::AnyOf(::testing::HasSubstr(absl::StrCat("entry ", seq)),
+                             ::testing::HasSubstr("do not add up")));
+      }
+      log_[seq] = applied[seq];
+      EXPECT_EQ(Observed(Jan(31)), FromScratch(log_.size(), Query(Jan(31))));
+    }
+  }
+}
+
+TEST_F(ReadBackTest, ALogThatFailsFailsTheCallAndChangesNothing) {
+  const uint64_t line = Line(kSunny, "w1", Week(1), Hours(40), Dollars(20));
+  Line(kSunny, "w1", Week(1), Hours(40), Dollars(20));
+  CatchUp();
+  log_view_.failing = true;
+  EXPECT_THAT(observed_.Reconcile(Query(Jan(31))),
+              StatusIs(absl::StatusCode::kUnavailable));
+  // A dispute and a reversal read the line they name.
+  SetAppendDay(Jan(20));
+  Dispute(line, Dollars(15));
+  EXPECT_THAT(observed_.Apply(log_.back().seq(), log_.back()),
+              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(observed_.next_seq(), log_.size() - 1);
+  log_view_.failing = false;
+  CatchUp();
+  Reverse(line);
+  log_view_.failing = true;
+  EXPECT_THAT(observed_.Apply(log_.back().seq(), log_.back()),
+              StatusIs(absl::StatusCode::kUnavailable));
+  log_view_.failing = false;
+  CatchUp();
+  // Then every rule sees what a reconciler fed from scratch sees.
+  EXPECT_EQ(Observed(Jan(31)), FromScratch(log_.size(), Query(Jan(31))));
+  EXPECT_THAT(Observed(Jan(31)), SizeIs(1));  // the dispute
+}
+
+TEST_F(ReconcilerTest, LinesOfOnePeriodPaidOnTwoDaysAreMatchedByPayDate) {
+  // 30.00 paid Jan 5 and 20.00 paid Jan 12, due on paychecks by Jan 19 and
+  // Jan 26; week 1's lines are paid Jan 16 (25.00) and, late, Jan 20
+  // (25.00, one reversed and reissued).
+  Purchase(kAcme, "inv-1", kSunny, Jan(1), Dollars(50));
+  Payment(kAcme, "a1", kSunny, Jan(5), Dollars(30));
+  Payment(kAcme, "a2", kSunny, Jan(12), Dollars(20));
+  const PayPeriod on_time = Week(1);
+  const PayPeriod late{on_time.start, on_time.end, Jan(20)};
+  Line(kSunny, "w1", on_time, Hours(40), Dollars(25));
+  const uint64_t wrong = Line(kSunny, "w2", late, Hours(40), Dollars(26));
+  Reverse(wrong);
+  Line(kSunny, "w2", late, Hours(40), Dollars(25));
+  // a1 is completed on Jan 20 (15 days), a2 too (8 days): median 8.
+  const Summary summary = Summarize("", Jan(31));
+  ASSERT_EQ(summary.programs.size(), 1u);
+  EXPECT_EQ(summary.programs[0].received_by_workers_micros, Dollars(50));
+  EXPECT_EQ(summary.programs[0].median_days_to_paychecks, 8);
+  // The period's own rules see both days' lines: w1 and w2 once each.
+  EXPECT_THAT(FindingsOfType(Jan(31), kDuplicatePayrollLine), IsEmpty());
+  EXPECT_THAT(FindingsOfType(Jan(31), kAllocationSkew), IsEmpty());
+  // As of Jan 19, the 30.00 of a1 was due and 25.00 paid out: 5.00 short.
+  const std::vector<Finding> gap =
+      FindingsOfType(Jan(19), kUndistributedPremium);
+  ASSERT_EQ(gap.size(), 1u);
+  EXPECT_EQ(gap[0].discrepancy->difference_micros, Dollars(5));
+  // Evidence: the payments and the line paid by then.
+  EXPECT_THAT(gap[0].discrepancy->evidence, ElementsAre(2, 3, 4));
+  // Then the Jan 20 paychecks cured it: late by a day.
+  EXPECT_THAT(IdsOfType(Jan(31), kLateDistribution), SizeIs(1));
+  EXPECT_EQ(Describe(Findings(Jan(31))),
+            FromScratch(log_.size(), Query(Jan(31))));
+}
+
+// ---------------------------------------------------------------------------
 // Incremental reconciles equal reconciles from scratch.
 
 class IncrementalTest : public ReconcilerTest {
@@ -2413,7 +2604,7 @@ class IncrementalTest : public ReconcilerTest {
 TEST_F(IncrementalTest, TheSeasonIsNotTrivial) {
   BuildSeason();
   std::set<DiscrepancyType> types;
-  Reconciler fresh;
+  Reconciler fresh(&entry_log_);
   FeedRange(fresh, 0, log_.size());
   for (absl::CivilDay as_of : {x_, y_}) {
     absl::StatusOr<std::vector<Finding>> findings =
@@ -2432,7 +2623,7 @@ TEST_F(IncrementalTest, TheSeasonIsNotTrivial) {
 
 TEST_F(IncrementalTest, FedInTwoHalvesEqualsFedAtOnce) {
   const uint64_t half = BuildSeason();
-  Reconciler incremental;
+  Reconciler incremental(&entry_log_);
   FeedRange(incremental, 0, half);
   EXPECT_EQ(Run(incremental, Query(x_)), FromScratch(half, Query(x_)));
   EXPECT_EQ(RunSummary(incremental, x_), SummaryFromScratch(half, x_));
@@ -2453,7 +2644,7 @@ TEST_F(IncrementalTest, FedInTwoHalvesEqualsFedAtOnce) {
 TEST_F(IncrementalTest, FedInTwoHalvesEqualsFedAtOnceWhenTheAsOfChanges) {
   const uint64_t half = BuildSeason();
   const uint64_t end = log_.size();
-  Reconciler incremental;
+  Reconciler incremental(&entry_log_);
   FeedRange(incremental, 0, half);
   EXPECT_EQ(Run(incremental, Query(y_)), FromScratch(half, Query(y_)));
   EXPECT_EQ(Run(incremental, Query(x_)), FromScratch(half, Query(x_)));
@@ -2468,7 +2659,7 @@ TEST_F(IncrementalTest, FedInTwoHalvesEqualsFedAtOnceWhenTheAsOfChanges) {
 TEST_F(IncrementalTest, FilteredReconcilesInBetweenLeaveNothingStale) {
   const uint64_t half = BuildSeason();
   const uint64_t end = log_.size();
-  Reconciler incremental;
+  Reconciler incremental(&entry_log_);
   FeedRange(incremental, 0, half);
   EXPECT_EQ(Run(incremental, Query(x_, kFfp, "", kSunny)),
             FromScratch(half, Query(x_, kFfp, "", kSunny)));
@@ -2481,7 +2672,7 @@ TEST_F(IncrementalTest, FilteredReconcilesInBetweenLeaveNothingStale) {
 
 TEST_F(IncrementalTest, ReconcileAfterEveryEntryEqualsFromScratch) {
   BuildSeason();
-  Reconciler incremental;
+  Reconciler incremental(&entry_log_);
   for (uint64_t end = 1; end <= log_.size(); ++end) {
     FeedRange(incremental, end - 1, end);
     const absl::CivilDay as_of = end % 3 == 0 ? y_ : x_;

@@ -207,16 +207,15 @@ int Run(const Options& options) {
   std::vector<pb::Entry> season = builder.Build();
   std::printf("season: %zu entries built in %.0f ms\n", season.size(),
               MillisSince(build_start));
-  const auto no_reversals = [](uint64_t) -> absl::StatusOr<pb::Entry> {
-    return absl::NotFoundError("no reversals in this season");
-  };
 
   const int64_t rss_before_kib = CurrentRssKib();
-  Reconciler reconciler;
+  const size_t season_entries = season.size();
+  // The log the reconciler reads back: the season, then what follows it.
+  const EntryVectorLog entry_log(&season);
+  Reconciler reconciler(&entry_log);
   Clock::time_point start = Clock::now();
   for (const pb::Entry& entry : season) {
-    if (absl::Status s = reconciler.Apply(entry.seq(), entry, no_reversals);
-        !s.ok()) {
+    if (absl::Status s = reconciler.Apply(entry.seq(), entry); !s.ok()) {
       std::fprintf(stderr, "apply: %s\n", s.ToString().c_str());
       return 1;
     }
@@ -240,10 +239,10 @@ int Run(const Options& options) {
 
   std::vector<pb::Entry> more =
       builder.Increment(options.increment_lines, reconciler.next_seq());
+  season.insert(season.end(), more.begin(), more.end());
   start = Clock::now();
   for (const pb::Entry& entry : more) {
-    if (absl::Status s = reconciler.Apply(entry.seq(), entry, no_reversals);
-        !s.ok()) {
+    if (absl::Status s = reconciler.Apply(entry.seq(), entry); !s.ok()) {
       std::fprintf(stderr, "apply: %s\n", s.ToString().c_str());
       return 1;
     }
@@ -252,9 +251,9 @@ int Run(const Options& options) {
   const double increment_ms = MillisSince(start);
 
   const pb::Entry payment = builder.OnePayment(reconciler.next_seq());
+  season.push_back(payment);
   start = Clock::now();
-  if (absl::Status s = reconciler.Apply(payment.seq(), payment, no_reversals);
-      !s.ok()) {
+  if (absl::Status s = reconciler.Apply(payment.seq(), payment); !s.ok()) {
     std::fprintf(stderr, "apply: %s\n", s.ToString().c_str());
     return 1;
   }
@@ -290,7 +289,7 @@ int Run(const Options& options) {
 
   if (!options.json_path.empty()) {
     nlohmann::ordered_json json;
-    json["entries"] = season.size();
+    json["entries"] = season_entries;
     json["payroll_lines"] = options.payroll_lines;
     json["purchases"] = options.purchases;
     json["payments"] = options.payments;

@@ -302,14 +302,11 @@ void ReconcileAndCompare(const fs::path& dir) {
   SeasonLedger ledger;
   ASSERT_TRUE(ledger.Load(dir).ok()) << ledger.Load(dir);
   const std::vector<pb::Entry>& entries = ledger.entries();
-  Reconciler reconciler;
-  const auto read = [&](uint64_t seq) -> absl::StatusOr<pb::Entry> {
-    if (seq >= entries.size()) return absl::NotFoundError("no such entry");
-    return entries[seq];
-  };
+  const EntryVectorLog log(&entries);
+  Reconciler reconciler(&log);
   for (const pb::Entry& entry : entries) {
     ASSERT_EQ(reconciler.next_seq(), entry.seq());
-    const absl::Status applied = reconciler.Apply(entry.seq(), entry, read);
+    const absl::Status applied = reconciler.Apply(entry.seq(), entry);
     ASSERT_TRUE(applied.ok()) << "seq " << entry.seq() << ": " << applied;
   }
   absl::StatusOr<std::vector<Finding>> findings =

@@ -1,0 +1,60 @@
+#include "ledger/premium/seq_runs.h"
+
+#include <algorithm>
+#include <cassert>
+
+namespace premium {
+
+void SeqRuns::Append(uint64_t seq) {
+  assert(runs_.empty() || seq >= runs_.back().end_seq());
+  if (!runs_.empty() && runs_.back().end_seq() == seq) {
+    ++runs_.back().count;
+  } else {
+    runs_.push_back(Run{.first_seq = seq, .count = 1});
+  }
+  ++size_;
+}
+
+std::vector<SeqRuns::Run>::const_iterator SeqRuns::RunOf(uint64_t seq) const {
+  // The last run starting at or before `seq`.
+  auto it = std::upper_bound(
+      runs_.begin(), runs_.end(), seq,
+      [](uint64_t value, const Run& run) { return value < run.first_seq; });
+  if (it == runs_.begin()) return runs_.end();
+  --it;
+  return seq < it->end_seq() ? it : runs_.end();
+}
+
+bool SeqRuns::Contains(uint64_t seq) const { return RunOf(seq) != runs_.end(); }
+
+bool SeqRuns::Erase(uint64_t seq) {
+  const auto found = RunOf(seq);
+  if (found == runs_.end()) return false;
+  auto run = runs_.begin() + (found - runs_.begin());
+  const uint64_t end_seq = run->end_seq();
+  if (run->count == 1) {
+    runs_.erase(run);
+  } else if (seq == run->first_seq) {
+    ++run->first_seq;
+    --run->count;
+  } else if (seq + 1 == end_seq) {
+    --run->count;
+  } else {
+    run->count = seq - run->first_seq;
+    runs_.insert(run + 1,
+                 Run{.first_seq = seq + 1, .count = end_seq - seq - 1});
+  }
+  --size_;
+  return true;
+}
+
+void SeqRuns::AppendTo(std::vector<uint64_t>* seqs) const {
+  seqs->reserve(seqs->size() + size_);
+  for (const Run& run : runs_) {
+    for (uint64_t seq = run.first_seq; seq < run.end_seq(); ++seq) {
+      seqs->push_back(seq);
+    }
+  }
+}
+
+}  // namespace premium
