@@ -33,6 +33,7 @@ using Day = absl::CivilDay;
 // Before every record's date (those are years 0001-9999): the as-of date at
 // which a pay period has no line or dispute yet.
 constexpr Day kBeforeEveryRecord(0, 1, 1);
+constexpr Day kAfterEveryRecord(10000, 1, 1);
 // A day counted from 1970-01-01: 4 bytes where a Day takes 16, for the facts
 // kept per pay day of every pay period. Record dates are validated years
 // 0001-9999, far inside int32; other days (an as-of date from a caller)
@@ -46,6 +47,9 @@ int32_t DayNumber(Day day) {
 Day DayOfNumber(int32_t number) { return kEpochDay + number; }
 // Sums and cross products of micros: int64 × int64 always fits.
 using Int128 = __int128;
+// A pay period's lines kept at hand while they are applied (about 70 bytes
+// each): a bigger period is read back from the log.
+constexpr size_t kOpenPeriodLinesMax = 65'536;
 
 constexpr int kCentDigits = 2;
 constexpr int64_t kSkewFloorMicros = 10'000;  // 0.01
@@ -447,8 +451,16 @@ class Reconciler::State {
   absl::StatusOr<Findings> SupplierFindings(const ProgramState& program,
                                             const SupplierAccount& supplier,
                                             Day as_of);
+  // Reads the period's lines back from the log for PeriodFindingsOf.
   absl::StatusOr<Findings> PeriodFindings(const ProgramState& program,
                                           const PeriodGroup& period, Day as_of);
+  // `lines`: the period's lines paid on or before `as_of`, in seq order.
+  absl::StatusOr<Findings> PeriodFindingsOf(
+      const ProgramState& program, const PeriodGroup& period, Day as_of,
+      const std::vector<LineFact>& lines) const;
+  // Computes the findings of last_line_target_'s period from open_lines_
+  // when they are all its lines and it changed.
+  void ComputeOpenPeriod();
   // The period's lines paid on or before `as_of`, read back from the log,
   // in seq order.
   absl::StatusOr<std::vector<LineFact>> ReadLines(const ProgramState& program,
@@ -472,6 +484,13 @@ class Reconciler::State {
     SupplierAccount* supplier = nullptr;
   };
   LineTarget last_line_target_;
+  // The lines applied to last_line_target_'s period since it became the
+  // target, while they are all of its lines (and at most
+  // kOpenPeriodLinesMax): when the target moves on or a reconcile starts,
+  // the period's findings are computed from them instead of reading them
+  // back, so catching up with the log reads each line once.
+  std::vector<LineFact> open_lines_;
+  bool open_lines_complete_ = false;
   pb::PayrollLine scratch_line_;
   struct ResolutionFact {
     uint64_t seq = 0;
@@ -653,6 +672,7 @@ absl::Status Reconciler::State::ApplyPayrollLine(uint64_t seq,
       target.supplier_id != line->supplier_id() ||
       target.period_start != line->period_start() ||
       target.period_end != line->period_end()) {
+    ComputeOpenPeriod();
     std::unique_ptr<PeriodGroup>& period = (*program)->periods[PeriodKeyOf(
         line->supplier_id(), line->period_start(), line->period_end())];
     SupplierAccount& supplier = Supplier(**program, line->supplier_id());
@@ -669,6 +689,8 @@ absl::Status Reconciler::State::ApplyPayrollLine(uint64_t seq,
                         .period_end = line->period_end(),
                         .period = period.get(),
                         .supplier = &supplier};
+    open_lines_.clear();
+    open_lines_complete_ = period->pay_days.empty();
   }
   PeriodGroup* const period = target.period;
   const int32_t pay_day = DayNumber(*pay_date);
@@ -676,9 +698,37 @@ absl::Status Reconciler::State::ApplyPayrollLine(uint64_t seq,
   if (lines == nullptr) lines = &period->AddPayDay(pay_day);
   lines->seqs.Append(seq);
   lines->Add(line->premium_micros(), +1);
+  if (open_lines_complete_ && open_lines_.size() >= kOpenPeriodLinesMax) {
+    open_lines_complete_ = false;
+    std::vector<LineFact>().swap(open_lines_);
+  }
+  if (open_lines_complete_) {
+    open_lines_.push_back(LineFact{
+        .seq = seq,
+        .hours_micros = line->hours_micros(),
+        .gross_wages_micros = line->gross_wages_micros(),
+        .premium_micros = line->premium_micros(),
+        .worker_id = line->worker_id(),
+    });
+  }
   period->cache.stale = true;
   target.supplier->cache.stale = true;
   return absl::OkStatus();
+}
+
+void Reconciler::State::ComputeOpenPeriod() {
+  PeriodGroup* const period = last_line_target_.period;
+  if (period == nullptr || !open_lines_complete_ || !period->cache.stale) {
+    return;
+  }
+  const Day seen_until = period->LastChangeOnOrBefore(kAfterEveryRecord);
+  absl::StatusOr<Findings> findings = PeriodFindingsOf(
+      *last_line_target_.program, *period, seen_until, open_lines_);
+  // An error is Reconcile's to report, when it computes the period again.
+  if (!findings.ok()) return;
+  period->cache.findings = *std::move(findings);
+  period->cache.as_of = seen_until;
+  period->cache.stale = false;
 }
 
 absl::Status Reconciler::State::ApplyStanding(uint64_t seq,
@@ -868,6 +918,10 @@ absl::Status Reconciler::State::ApplyReversal(uint64_t seq,
     PeriodGroup& group = *period->second;
     PayDayLines* lines = group.LinesPaidOn(DayNumber(*pay_date));
     if (lines == nullptr || !lines->seqs.Erase(target)) return missing();
+    if (&group == last_line_target_.period) {
+      open_lines_complete_ = false;
+      open_lines_.clear();
+    }
     lines->Add(line->premium_micros(), -1);
     if (lines->seqs.empty()) {
       group.pay_days.erase(group.pay_days.begin() +
@@ -1198,12 +1252,18 @@ absl::StatusOr<std::vector<LineFact>> Reconciler::State::ReadLines(
 
 absl::StatusOr<Findings> Reconciler::State::PeriodFindings(
     const ProgramState& program, const PeriodGroup& period, Day as_of) {
-  absl::StatusOr<std::vector<LineFact>> read =
+  absl::StatusOr<std::vector<LineFact>> lines =
       ReadLines(program, period, as_of);
-  if (!read.ok()) return read.status();
+  if (!lines.ok()) return lines.status();
+  return PeriodFindingsOf(program, period, as_of, *lines);
+}
+
+absl::StatusOr<Findings> Reconciler::State::PeriodFindingsOf(
+    const ProgramState& program, const PeriodGroup& period, Day as_of,
+    const std::vector<LineFact>& period_lines) const {
   std::vector<const LineFact*> lines;
-  lines.reserve(read->size());
-  for (const LineFact& line : *read) lines.push_back(&line);
+  lines.reserve(period_lines.size());
+  for (const LineFact& line : period_lines) lines.push_back(&line);
   // Per type, per worker, in worker order so ids come out sorted.
   std::map<std::string, WorkerTally> duplicates;
   std::map<std::string, WorkerTally> without_hours;
@@ -1343,6 +1403,7 @@ Finding Reconciler::State::WithStatus(
 
 absl::StatusOr<std::vector<Finding>> Reconciler::State::Reconcile(
     const ReconcileQuery& query) {
+  ComputeOpenPeriod();
   const Day as_of = query.as_of;
   std::vector<Finding> result;
   const auto collect = [&](const Findings& findings) {
