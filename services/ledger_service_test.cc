@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <numeric>
 #include <optional>
 #include <string>
 #include <thread>
@@ -1019,6 +1020,50 @@ TEST_F(LedgerServiceTest, RemoteClientCallsEndByTheServedCallsDeadline) {
   EXPECT_EQ(ScopedCallDeadline::Current(), absl::InfiniteFuture());
   EXPECT_THAT(client->LatestCheckpoint(), IsOk());
   EXPECT_EQ(ledger_->size(), 1u);
+}
+
+// The log reconciliation reads back through either client, batch by batch.
+TEST_F(LedgerServiceTest, LedgerClientLogScansInBatchesThroughEitherClient) {
+  AppendMany("log", 25);
+  std::unique_ptr<LedgerClient> in_process =
+      NewInProcessLedgerClient(ledger_.get());
+  std::unique_ptr<LedgerClient> remote =
+      NewRemoteLedgerClient(server_->channel(), token_, absl::Seconds(30));
+  for (LedgerClient* client : {in_process.get(), remote.get()}) {
+    const LedgerClientLog log(client, /*batch_entries=*/4);
+    std::vector<uint64_t> seqs;
+    const auto collect = [&](const pb::Entry& entry) {
+      seqs.push_back(entry.seq());
+      return absl::OkStatus();
+    };
+    ASSERT_THAT(log.Scan(3, 20, collect), IsOk());
+    std::vector<uint64_t> want(17);
+    std::iota(want.begin(), want.end(), 3);
+    EXPECT_EQ(seqs, want);
+
+    // A range past the end visits what there is, then fails.
+    seqs.clear();
+    EXPECT_THAT(log.Scan(22, 30, collect),
+                StatusIs(absl::StatusCode::kOutOfRange));
+    EXPECT_EQ(seqs, (std::vector<uint64_t>{22, 23, 24}));
+
+    // The visitor's error stops the scan and is returned.
+    seqs.clear();
+    EXPECT_THAT(log.Scan(0, 25,
+                         [&](const pb::Entry& entry) {
+                           seqs.push_back(entry.seq());
+                           return entry.seq() == 6
+                                      ? absl::DataLossError("not applied")
+                                      : absl::OkStatus();
+                         }),
+                StatusIs(absl::StatusCode::kDataLoss));
+    EXPECT_EQ(seqs.size(), 7u);
+
+    absl::StatusOr<pb::Entry> entry = log.Read(5);
+    ASSERT_THAT(entry, IsOk());
+    EXPECT_EQ(entry->seq(), 5u);
+    EXPECT_THAT(log.Read(25), StatusIs(absl::StatusCode::kNotFound));
+  }
 }
 
 // ---------------------------------------------------------------------------

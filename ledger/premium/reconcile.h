@@ -5,17 +5,22 @@
 // A Reconciler is derived state: it is fed the ledger's entries in order and
 // keeps, per program, brand, supplier and pay period, only what the rules
 // need. Work is incremental: Apply marks the accounts an entry touches, and
-// Reconcile recomputes only those (and, when the as-of date changes, those
-// whose figures the date moves), so a reconcile after one more upload does
-// not rescan the season. Nothing here is persisted: it is rebuilt from the
-// log on start.
+// Reconcile recomputes only those (and, when the as-of date changes, every
+// brand-supplier pair and supplier, but only the pay periods in which the
+// date moves which lines or disputes count), so a reconcile after one more
+// upload does not rescan the season. Nothing here is persisted: it is rebuilt
+// from the log on start.
 //
-// Memory does not grow with the payroll: a pay period keeps, per pay day,
-// its lines' premium sums and where in the log they are (SeqRuns: a run of
-// consecutive seqs per upload, not a fact per line), and its own rules
-// (duplicates, premium without hours, allocation skew) read its lines back
-// from the EntryLog when its findings are recomputed. Purchases, payments,
-// disputes and resolutions, a few per brand or worker and season, are kept.
+// Memory grows with uploads and pay periods, not with payroll lines: a pay
+// period keeps, per pay day, its lines' premium sums and where in the log
+// they are (SeqRuns: a run of consecutive seqs per upload, not a fact per
+// line), and its own rules (duplicates, premium without hours, allocation
+// skew) read its lines back from the EntryLog when its findings are
+// recomputed, except while the period is being applied. Purchases,
+// payments, disputes and resolutions, a few per brand or worker and season,
+// are kept. One exception: the evidence of a supplier's
+// UNDISTRIBUTED_PREMIUM or LATE_DISTRIBUTION lists every payroll line it
+// counts, 8 bytes a line while the finding is cached.
 //
 // Definitions beyond DESIGN section 7 (the choices an auditor needs to know):
 //   - Due dates. A purchase dated d is due d + payment_terms_days of the

@@ -57,13 +57,6 @@ rocksdb::ColumnFamilyOptions FamilyOptions(
       write_buffer_bytes / 64, kArenaBlockBytesMin, kArenaBlockBytesMax);
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = cache;
-  // Each table's index and bloom filter live in the block cache, not beside
-  // its reader: otherwise they stay in memory for every table file, and
-  // premiumd's memory grows with the ledger. Those of level 0, the newest
-  // and most read, stay pinned, and all of them are evicted last.
-  table.cache_index_and_filter_blocks = true;
-  table.cache_index_and_filter_blocks_with_high_priority = true;
-  table.pin_l0_filter_and_index_blocks_in_cache = true;
   // Every block carries a checksum that RocksDB checks on each read;
   // xxh3 is the fastest of the strong ones this version offers.
   table.checksum = rocksdb::kXXH3;

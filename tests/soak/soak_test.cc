@@ -306,9 +306,8 @@ TEST_F(SoakTest, MixedLoadWithoutErrorsOrMemoryGrowth) {
   int64_t rss_after_warm_up_kib = 0;
   int64_t rss_max_kib = 0;
   int64_t rss_kib = 0;
-  // RSS is premiumd's own memory (RssAnon) plus the pages of its binaries
-  // and of the table files it maps (RssFile: the page cache, shared and
-  // reclaimable, which grows with the part of the ledger that is read).
+  // RSS is premiumd's own memory (RssAnon) plus the mapped pages of its
+  // binaries (RssFile; table files are read without mmap).
   int64_t anon_after_warm_up_kib = 0;
   int64_t file_after_warm_up_kib = 0;
   uint64_t lookups_at_warm_up = 0;
