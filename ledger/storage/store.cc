@@ -117,11 +117,10 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const Options& options) {
   db_options.max_background_jobs = 2;
   // Reads go through the block cache, not mmap: every table page a mapping
   // touches stays in the process's resident memory, which then grows with
-  // the part of the ledger that is read (soak test, 600 s: RSS +66% with
-  // mmap, the mapped files 37 -> 59 MiB; flat without). Lookups did not
-  // gain from it once indexes and filters were cached (premium-bench, 500K
-  // lines, 1 / 16 / 64 clients: 1,293 / 1,857 / 1,710 per s with mmap,
-  // 1,228 / 1,910 / 1,907 without).
+  // the part of the ledger that is read (soak test, 600 s: the mapped files
+  // 37 -> 59 MiB with mmap, flat at 28 MiB, the binaries, without; 2M-line
+  // ingest: peak RSS 515 -> 412 MiB). It costs the tail of scattered reads
+  // a little (proofs at 2.2M entries, p99 235 -> 295 us).
   db_options.allow_mmap_reads = false;
   // The small column families (meta, checkpoints) would otherwise pin the
   // WAL until it reaches RocksDB's 1.5 GB default, all of it replayed on the
