@@ -156,21 +156,12 @@ absl::StatusOr<uint64_t> AuditServiceImpl::CatchUpLocked() {
   absl::StatusOr<SignedCheckpoint> latest = ledger_->LatestCheckpoint();
   if (!latest.ok()) return latest.status();
   const uint64_t tree_size = latest->checkpoint.tree_size;
-  while (reconciler_.next_seq() < tree_size) {
-    absl::StatusOr<std::vector<StoredEntry>> entries = ledger_->ReadEntries(
-        reconciler_.next_seq(), tree_size, kCatchUpBatchEntries);
-    if (!entries.ok()) return entries.status();
-    if (entries->empty()) {
-      return absl::DataLossError(absl::StrCat(
-          "the ledger returned no entry at ", reconciler_.next_seq(),
-          " below its checkpoint's size ", tree_size));
-    }
-    for (const StoredEntry& stored : *entries) {
-      if (absl::Status s = reconciler_.Apply(stored.entry.seq(), stored.entry);
-          !s.ok()) {
-        return s;
-      }
-    }
+  if (reconciler_.next_seq() < tree_size) {
+    absl::Status s = log_.Scan(reconciler_.next_seq(), tree_size,
+                               [this](const pb::Entry& entry) {
+                                 return reconciler_.Apply(entry.seq(), entry);
+                               });
+    if (!s.ok()) return s;
   }
   return tree_size;
 }

@@ -362,8 +362,10 @@ absl::Status LedgerClientLog::Scan(uint64_t begin_seq, uint64_t end_seq,
     absl::StatusOr<std::vector<StoredEntry>> entries =
         client_->ReadEntries(next_seq, end_seq, batch_entries_);
     if (!entries.ok()) return entries.status();
+    // Callers ask for entries they know are there (below a checkpoint's
+    // size, or applied before): one missing is lost.
     if (entries->empty()) {
-      return absl::OutOfRangeError(
+      return absl::DataLossError(
           absl::StrCat("the ledger returned no entry at ", next_seq, " of [",
                        begin_seq, ", ", end_seq, ")"));
     }
