@@ -9,8 +9,11 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <malloc.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,8 +54,10 @@ constexpr size_t kPemFileBytesMax = 64 * 1024;
 constexpr int kMessageBytesMax = (64 << 20) + (1 << 20);
 constexpr absl::Duration kShutdownGrace = absl::Seconds(10);
 // See MemoryTrimmer.
-constexpr uint64_t kTrimAfterEntries = 10'000;
-constexpr absl::Duration kTrimCheckInterval = absl::Seconds(2);
+constexpr uint64_t kTrimGrowthBytesMin = 2 << 20;
+constexpr uint64_t kTrimGrowthDivisor = 8;
+constexpr absl::Duration kTrimCheckInterval = absl::Seconds(1);
+constexpr int kTrimPauseFactor = 100;
 // See main.
 constexpr int kMmapThresholdBytes = 128 << 10;
 
@@ -250,6 +255,68 @@ class FrontServices {
   AuditServiceImpl audit_;
 };
 
+// glibc keeps in its arenas what premiumd frees, and the large blocks it
+// frees grow with the ledger (uploads, the reconciliation's catch-up, evidence
+// lists and responses), so each new one fits no hole the last one left. In the
+// benchmark (tests/bench) half of premiumd's RSS after a 1M-line ingest was
+// such free memory; in the soak (tests/soak), where reconciles and lookups
+// append nothing, RssAnon doubled in 7 minutes while the live heap (heaptrack)
+// grew by 2 MiB. This gives free memory back to the system whenever premiumd's
+// anonymous memory has grown by an eighth (at least kTrimGrowthBytesMin)
+// since the last trim, checked every kTrimCheckInterval. malloc_trim is not
+// cheap: it advises every free page of every arena, holding each arena's
+// lock (13 ms at the median at 20 MiB in the soak), and trimming on every
+// 2 MiB of growth cut a 1M-line ingest from 38K to 24K lines/s (one run
+// each). So the threshold grows with the memory, and a trim that took t is
+// followed by none for kTrimPauseFactor * t: at most 1% of a core.
+class MemoryTrimmer {
+ public:
+  MemoryTrimmer() : thread_([this] { Loop(); }) {}
+  ~MemoryTrimmer() {
+    {
+      absl::MutexLock lock(&mu_);
+      stop_ = true;
+    }
+    thread_.join();
+  }
+  MemoryTrimmer(const MemoryTrimmer&) = delete;
+  MemoryTrimmer& operator=(const MemoryTrimmer&) = delete;
+
+ private:
+  // Resident memory not backed by files, from /proc/self/statm; 0 if it
+  // cannot be read (then the first check trims and later ones never do).
+  static uint64_t AnonymousBytes() {
+    std::ifstream statm("/proc/self/statm");
+    uint64_t size_pages = 0, resident_pages = 0, shared_pages = 0;
+    if (!(statm >> size_pages >> resident_pages >> shared_pages)) return 0;
+    return (resident_pages - std::min(shared_pages, resident_pages)) *
+           static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  }
+
+  void Loop() {
+    std::optional<uint64_t> trimmed_at_bytes;
+    absl::MutexLock lock(&mu_);
+    while (!stop_) {
+      absl::Duration pause = kTrimCheckInterval;
+      if (!trimmed_at_bytes.has_value() ||
+          AnonymousBytes() >
+              *trimmed_at_bytes +
+                  std::max(kTrimGrowthBytesMin,
+                           *trimmed_at_bytes / kTrimGrowthDivisor)) {
+        const absl::Time start = absl::Now();
+        malloc_trim(0);
+        pause = std::max(pause, kTrimPauseFactor * (absl::Now() - start));
+        trimmed_at_bytes = AnonymousBytes();
+      }
+      mu_.AwaitWithTimeout(absl::Condition(&stop_), pause);
+    }
+  }
+
+  absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
 // Builds and starts the server on flags.listen with `services`, prints the
 // "serving" line, and returns after a stop signal once the server drained.
 // `before_shutdown` runs first (it stops tails and refuses new appends).
@@ -259,6 +326,7 @@ int RunServer(const ServeFlags& flags, const sigset_t& stop_signals,
               const std::vector<std::string>& service_names,
               absl::string_view description,
               const std::function<void()>& before_shutdown) {
+  const MemoryTrimmer trimmer;
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -297,46 +365,6 @@ int RunServer(const ServeFlags& flags, const sigset_t& stop_signals,
 }
 
 // All in one process: the ledger on the embedded RocksDB and every service.
-// glibc keeps in its arenas what large uploads and the reconciliation
-// catch-up freed: in the benchmark (tests/bench) half of premiumd's RSS after
-// a 1M-line ingest was such free memory. This gives it back to the system
-// once at start (after the catch-up) and then whenever the ledger has grown
-// by kTrimAfterEntries, checked every kTrimCheckInterval: after bulk work,
-// not during every small append.
-class MemoryTrimmer {
- public:
-  explicit MemoryTrimmer(const Ledger* ledger)
-      : ledger_(ledger), thread_([this] { Loop(); }) {}
-  ~MemoryTrimmer() {
-    {
-      absl::MutexLock lock(&mu_);
-      stop_ = true;
-    }
-    thread_.join();
-  }
-  MemoryTrimmer(const MemoryTrimmer&) = delete;
-  MemoryTrimmer& operator=(const MemoryTrimmer&) = delete;
-
- private:
-  void Loop() {
-    std::optional<uint64_t> trimmed_at;
-    absl::MutexLock lock(&mu_);
-    while (!stop_) {
-      const uint64_t size = ledger_->size();
-      if (!trimmed_at.has_value() || size >= *trimmed_at + kTrimAfterEntries) {
-        malloc_trim(0);
-        trimmed_at = size;
-      }
-      mu_.AwaitWithTimeout(absl::Condition(&stop_), kTrimCheckInterval);
-    }
-  }
-
-  const Ledger* const ledger_;
-  absl::Mutex mu_;
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread thread_;
-};
-
 int ServeEmbedded(const ServeFlags& flags, const sigset_t& stop_signals) {
   // Bad TLS flags are refused before the data directory is touched.
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
@@ -385,9 +413,6 @@ int ServeEmbedded(const ServeFlags& flags, const sigset_t& stop_signals) {
       spdlog::error("reconciliation state: {}", s.ToString());
     }
   }
-  // Reads the ledger's size from its own thread: stopped before the ledger
-  // is closed and destroyed below (ThreadSanitizer caught the other order).
-  auto trimmer = std::make_unique<MemoryTrimmer>(ledger->get());
   const std::string description = absl::StrCat(
       flags.ledger_only ? "the ledger " : "ledger ", "\"", (*ledger)->origin(),
       "\" (tree size ", (*ledger)->size(), ")");
@@ -396,7 +421,6 @@ int ServeEmbedded(const ServeFlags& flags, const sigset_t& stop_signals) {
                                     ledger_service.Stop();
                                     (*ledger)->Close();
                                   });
-  trimmer.reset();
   front.reset();
   ledger->reset();
   if (exit_code == 0) spdlog::info("stopped cleanly");
@@ -504,6 +528,13 @@ int main(int argc, char** argv) {
   // another allocator (a sanitizer's, one preloaded) this is a no-op that
   // returns 0, and rightly ignored: the setting is about glibc's arenas.
   (void)mallopt(M_MMAP_THRESHOLD, premium::kMmapThresholdBytes);
+  // Debian builds Abseil without NDEBUG, so by default every absl::Mutex
+  // lock and unlock, premiumd's and gRPC's, also updates a process-wide
+  // lock-order graph under one global lock, looking for deadlock cycles
+  // (GraphCycles::GetId was 4% of premiumd's samples in the lookup
+  // benchmark). premiumd turns it off; the test binaries, which run the
+  // same services in process, keep the check.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   CLI::App app{"premiumd: the premium ledger server"};
   app.set_help_all_flag("--help-all");
   premium::ServeFlags serve;

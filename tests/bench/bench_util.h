@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 
 namespace premium::bench {
 
@@ -21,6 +22,13 @@ using Clock = std::chrono::steady_clock;
 
 inline double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// What premiumd's main does (see there): Debian's Abseil checks every Mutex
+// operation for lock-order cycles under one global lock unless told not to.
+// A benchmark measures the code, and drives premiumd, as premiumd runs.
+inline void TurnOffMutexDeadlockDetection() {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 }
 
 // Prints "<program>: <what>" on standard error and exits with 1.

@@ -646,6 +646,7 @@ std::string MakeScratchDirectory(const Flags& flags) {
 }
 
 int Main(int argc, char** argv) {
+  TurnOffMutexDeadlockDetection();
   Flags flags;
   if (const int exit_code = ParseFlags(argc, argv, &flags); exit_code >= 0) {
     return exit_code;

@@ -1025,6 +1025,7 @@ class Bench {
 int Main(int argc, char** argv) {
   // A long run's tables show as they come, also when piped to a log.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  TurnOffMutexDeadlockDetection();
   Flags flags;
   CLI::App app{
       "premium-bench: the premium ledger beside PostgreSQL 15 and the "

@@ -32,6 +32,7 @@
 #include "ledger/premium/reconcile.h"
 #include "ledger/premium/validation.h"
 #include "nlohmann/json.hpp"
+#include "tests/bench/bench_util.h"
 #include "wsr/premium/v1/entry.pb.h"
 #include "wsr/premium/v1/records.pb.h"
 
@@ -39,7 +40,6 @@ namespace premium::bench {
 namespace {
 
 namespace pb = wsr::premium::v1;
-using Clock = std::chrono::steady_clock;
 
 struct Options {
   int64_t payroll_lines = 1'000'000;
@@ -313,6 +313,7 @@ int Run(const Options& options) {
 }  // namespace premium::bench
 
 int main(int argc, char** argv) {
+  premium::bench::TurnOffMutexDeadlockDetection();
   premium::bench::Options options;
   CLI::App app{"reconcile_bench: what reconciliation costs"};
   app.add_option("--lines", options.payroll_lines, "payroll lines")

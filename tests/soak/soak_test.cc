@@ -3,22 +3,28 @@
 // uploads, which must be replayed), workers looking up their paystub codes,
 // an auditor reconciling and summarising — with no error of any kind, and,
 // in a run of 10 minutes or more, premiumd's resident memory growing by less
-// than 10% after the warm-up (the first quarter of the run). Every run
-// prints the figures. The CI run (1 minute) does not hold premiumd to the
-// memory bound, and the long run does not meet it yet. In 600 s (138K
-// entries, 1.5M lookups, 996 reconciles, 2026-12-03) RSS grew 33% after the
-// warm-up: its file part is flat (28.7 MiB, premiumd's binaries: table
-// files are read without mmap), its anonymous part went 19.5 -> 29 MiB
-// with peaks of 34. Without the auditor (SOAK_RECONCILES=0) it grew 10.3%.
-// What the auditor adds grows with the ledger by design: the evidence of a
+// than 10% after the warm-up (the first quarter of the run): the peak of the
+// last minute against the peak of the first minute after the warm-up. Every
+// run prints the figures; the CI run (1 minute) does not hold premiumd to
+// the bound.
+//
+// Not reliably met. In 600 s (142K entries, 2.0M lookups, 1,030 reconciles,
+// 2026-12-03) the peak went 48.6 -> 55.3 MiB (+13.7%) and the lowest RSS
+// 42.6 -> 45.3 MiB (+6.2%); with premiumd trimming glibc's free memory on
+// every 2 MiB of growth (too costly at a million lines, see MemoryTrimmer)
+// a run gave +9.1%. The file part is flat (28.5 MiB, premiumd's binaries:
+// table files are read without mmap); the anonymous part grows, 20.1 ->
+// 26.8 MiB at the peaks, with the ledger and by design: the evidence of a
 // supplier's UNDISTRIBUTED_PREMIUM or LATE_DISTRIBUTION lists every payroll
-// line it counts (DESIGN section 7), and each reconcile builds it and its
-// response again. The rest: the warm-up (150 s) ends before the block
-// cache and memtables are full, and RocksDB keeps each table's index and
-// filter beside its reader. Earlier figures: 69% when the reconciliation
-// kept ~70 bytes of facts per payroll line and the table files were mapped
-// (37 -> 61 MiB of mapped pages); 144% before premiumd fixed glibc's mmap
-// threshold.
+// line it counts (DESIGN section 7), cached and built into every
+// reconcile's response again, and RocksDB keeps each table's index and
+// filter beside its reader. By the measure used until 2026-12-03 (one
+// sample at the end of the warm-up against the highest of all after it,
+// which counts a reconcile's momentary swing as growth; +14% for a run
+// like the one above): +33% before premiumd gave glibc's free pages back
+// (see MemoryTrimmer in premiumd.cc), +69% when the reconciliation kept ~70
+// bytes of facts per payroll line and table files were mapped, +144%
+// before premiumd fixed glibc's mmap threshold.
 //
 // Uploads are paced (kRoundPause): the point is hours of steady use, not
 // throughput, which tests/bench measures; the ledger still grows all along.
@@ -70,6 +76,9 @@ constexpr int kPayrollLinesPerRound = 20;
 constexpr size_t kCodesKept = 10'000;
 constexpr double kRssGrowthMax = 0.10;
 constexpr int64_t kRssCheckedSecondsMin = 600;
+// The stretches whose peaks are compared: the first after the warm-up and
+// the last of the run (a quarter of what follows the warm-up, if shorter).
+constexpr absl::Duration kPeakWindow = absl::Seconds(60);
 constexpr int kWriteBufferMib = 4;
 constexpr int kBlockCacheMib = 4;
 constexpr char kAsOf[] = "2026-12-31";
@@ -82,6 +91,32 @@ uint64_t EnvOr(const char* name, uint64_t fallback) {
 }
 
 std::string Day(absl::CivilDay day) { return absl::FormatCivilTime(day); }
+
+struct MemorySample {
+  int64_t rss_kib = 0;
+  int64_t anon_kib = 0;
+  int64_t file_kib = 0;
+};
+
+MemorySample Sample(pid_t pid) {
+  return {testing::ProcStatusKib(pid, "VmRSS"),
+          testing::ProcStatusKib(pid, "RssAnon"),
+          testing::ProcStatusKib(pid, "RssFile")};
+}
+
+// The highest and lowest RSS of the samples taken in a stretch of the run.
+struct MemoryWindow {
+  void Add(const MemorySample& sample) {
+    if (samples == 0 || sample.rss_kib > peak.rss_kib) peak = sample;
+    if (samples == 0 || sample.rss_kib < lowest_rss_kib) {
+      lowest_rss_kib = sample.rss_kib;
+    }
+    ++samples;
+  }
+  MemorySample peak;
+  int64_t lowest_rss_kib = 0;
+  uint64_t samples = 0;
+};
 
 class SoakTest : public testing::PremiumdCliTest {
  protected:
@@ -302,41 +337,37 @@ TEST_F(SoakTest, MixedLoadWithoutErrorsOrMemoryGrowth) {
   }
 
   const absl::Time start = absl::Now();
-  int64_t rss_after_warm_up_kib = 0;
-  int64_t rss_max_kib = 0;
-  int64_t rss_kib = 0;
-  // RSS is premiumd's own memory (RssAnon) plus the mapped pages of its
-  // binaries (RssFile; table files are read without mmap).
-  int64_t anon_after_warm_up_kib = 0;
-  int64_t file_after_warm_up_kib = 0;
+  // Growth is the peak RSS of the last window of the run against the peak
+  // of the first window after the warm-up: peaks against peaks, because a
+  // reconcile's evidence and response swing RSS by a few MiB for a moment,
+  // and one sample taken at the end of the warm-up against the highest of
+  // thousands after it counts that swing as growth. RSS is premiumd's own
+  // memory (RssAnon) plus the mapped pages of its binaries (RssFile; table
+  // files are read without mmap).
+  const absl::Duration window = std::min(kPeakWindow, (run - warm_up) / 4);
+  MemoryWindow first;
+  MemoryWindow last;
   uint64_t lookups_at_warm_up = 0;
   const bool verbose = std::getenv("SOAK_VERBOSE") != nullptr;
   uint64_t samples = 0;
   while (absl::Now() - start < run && errors_.load() == 0) {
     absl::SleepFor(kSamplePeriod);
-    rss_kib = testing::ProcStatusKib(premiumd_->pid(), "VmRSS");
-    ASSERT_GT(rss_kib, 0);
-    if (rss_after_warm_up_kib == 0 && absl::Now() - start >= warm_up) {
-      rss_after_warm_up_kib = rss_kib;
-      anon_after_warm_up_kib =
-          testing::ProcStatusKib(premiumd_->pid(), "RssAnon");
-      file_after_warm_up_kib =
-          testing::ProcStatusKib(premiumd_->pid(), "RssFile");
+    const absl::Duration elapsed = absl::Now() - start;
+    const MemorySample sample = Sample(premiumd_->pid());
+    ASSERT_GT(sample.rss_kib, 0);
+    if (elapsed >= warm_up && first.samples == 0) {
       lookups_at_warm_up = lookups_.load();
     }
-    if (rss_after_warm_up_kib != 0) {
-      rss_max_kib = std::max(rss_max_kib, rss_kib);
-    }
+    if (elapsed >= warm_up && elapsed < warm_up + window) first.Add(sample);
+    if (elapsed >= run - window) last.Add(sample);
     if (verbose && ++samples % 20 == 0) {
       std::printf(
           "soak: %5.0f s  RSS %lld KiB (anon %lld, file %lld)  entries %llu  "
           "lookups %llu\n",
-          absl::ToDoubleSeconds(absl::Now() - start),
-          static_cast<long long>(rss_kib),
-          static_cast<long long>(
-              testing::ProcStatusKib(premiumd_->pid(), "RssAnon")),
-          static_cast<long long>(
-              testing::ProcStatusKib(premiumd_->pid(), "RssFile")),
+          absl::ToDoubleSeconds(elapsed),
+          static_cast<long long>(sample.rss_kib),
+          static_cast<long long>(sample.anon_kib),
+          static_cast<long long>(sample.file_kib),
           static_cast<unsigned long long>(uploaded_entries_.load()),
           static_cast<unsigned long long>(lookups_.load()));
     }
@@ -345,20 +376,18 @@ TEST_F(SoakTest, MixedLoadWithoutErrorsOrMemoryGrowth) {
   for (std::thread& thread : threads) thread.join();
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   EXPECT_EQ(errors_.load(), 0u);
-  ASSERT_GT(rss_after_warm_up_kib, 0);
-  const int64_t anon_end_kib =
-      testing::ProcStatusKib(premiumd_->pid(), "RssAnon");
-  const int64_t file_end_kib =
-      testing::ProcStatusKib(premiumd_->pid(), "RssFile");
-  const double growth = static_cast<double>(rss_max_kib) /
-                            static_cast<double>(rss_after_warm_up_kib) -
+  ASSERT_GT(first.samples, 0u);
+  ASSERT_GT(last.samples, 0u);
+  const double growth = static_cast<double>(last.peak.rss_kib) /
+                            static_cast<double>(first.peak.rss_kib) -
                         1.0;
   std::printf(
       "soak: %.0f s, %llu upload rounds (%llu entries, %.0f/s), %llu retries "
       "replayed, %llu lookups (%.0f/s), %llu reconciles+summaries, 0 errors; "
-      "premiumd RSS %lld KiB after warm-up, max %lld KiB after (%+.1f%%), "
-      "%lld KiB at the end; of which anon %lld -> %lld KiB, file %lld -> %lld "
-      "KiB\n",
+      "premiumd RSS peak %lld KiB in the first %.0f s after the warm-up "
+      "(%.0f s), %lld KiB in the last %.0f s (%+.1f%%); of which anon %lld -> "
+      "%lld KiB, file %lld -> %lld KiB; lowest RSS %lld -> %lld KiB "
+      "(%+.1f%%)\n",
       seconds, static_cast<unsigned long long>(rounds.load()),
       static_cast<unsigned long long>(uploaded_entries_.load()),
       static_cast<double>(uploaded_entries_.load()) / seconds,
@@ -366,13 +395,19 @@ TEST_F(SoakTest, MixedLoadWithoutErrorsOrMemoryGrowth) {
       static_cast<unsigned long long>(lookups_.load()),
       static_cast<double>(lookups_.load()) / seconds,
       static_cast<unsigned long long>(reconciles_.load()),
-      static_cast<long long>(rss_after_warm_up_kib),
-      static_cast<long long>(rss_max_kib), growth * 100.0,
-      static_cast<long long>(rss_kib),
-      static_cast<long long>(anon_after_warm_up_kib),
-      static_cast<long long>(anon_end_kib),
-      static_cast<long long>(file_after_warm_up_kib),
-      static_cast<long long>(file_end_kib));
+      static_cast<long long>(first.peak.rss_kib), absl::ToDoubleSeconds(window),
+      absl::ToDoubleSeconds(warm_up), static_cast<long long>(last.peak.rss_kib),
+      absl::ToDoubleSeconds(window), growth * 100.0,
+      static_cast<long long>(first.peak.anon_kib),
+      static_cast<long long>(last.peak.anon_kib),
+      static_cast<long long>(first.peak.file_kib),
+      static_cast<long long>(last.peak.file_kib),
+      static_cast<long long>(first.lowest_rss_kib),
+      static_cast<long long>(last.lowest_rss_kib),
+      (static_cast<double>(last.lowest_rss_kib) /
+           static_cast<double>(first.lowest_rss_kib) -
+       1.0) *
+          100.0);
   EXPECT_GT(lookups_.load(), lookups_at_warm_up);
   EXPECT_GT(reconciles_.load(), 0u);
   // A run of a few minutes is still filling memtables and caches; the
