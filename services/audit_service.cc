@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "ledger/money/decimal.h"
 #include "ledger/premium/indexer.h"
+#include "ledger/premium/seq_runs.h"
 #include "ledger/premium/standing.h"
 #include "ledger/premium/validation.h"
 #include "services/admin_service.h"
@@ -73,7 +74,11 @@ void FillDiscrepancy(const Finding& finding, pb::Discrepancy* out) {
   out->set_difference(Amount(d.difference_micros));
   out->set_currency(d.currency);
   out->set_status(finding.resolved ? pb::RESOLVED : pb::OPEN);
-  out->mutable_evidence()->Add(d.evidence.begin(), d.evidence.end());
+  for (const SeqRuns::Run& run : d.evidence.runs()) {
+    pb::SeqRun* out_run = out->add_evidence();
+    out_run->set_first_seq(run.first_seq);
+    out_run->set_count(run.count);
+  }
   out->set_resolution_seq(finding.resolution_seq);
 }
 
@@ -353,9 +358,9 @@ grpc::Status AuditServiceImpl::ResolveDiscrepancy(
   response->set_seq(receipt->first_seq);
   response->set_replayed(receipt->replayed);
 
-  if (absl::StatusOr<uint64_t> size = CatchUpLocked(); !size.ok()) {
-    return ToGrpcStatus(size.status());
-  }
+  absl::StatusOr<uint64_t> tree_size = CatchUpLocked();
+  if (!tree_size.ok()) return ToGrpcStatus(tree_size.status());
+  response->set_tree_size(*tree_size);
   absl::StatusOr<Finding> now =
       reconciler_.FindDiscrepancy(request->discrepancy_id(), *as_of);
   if (absl::IsNotFound(now.status())) {

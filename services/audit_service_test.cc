@@ -56,6 +56,7 @@
 #include "ledger/ledger.h"
 #include "ledger/merkle/hasher.h"
 #include "ledger/premium/indexer.h"
+#include "ledger/premium/seq_runs.h"
 #include "ledger/testing/child_process.h"
 #include "ledger/testing/ledger_testing.h"
 #include "nlohmann/json.hpp"
@@ -163,6 +164,33 @@ struct Want {
   uint64_t resolution_seq = 0;
 };
 
+// As the service sends evidence: runs of consecutive seqs.
+void SetEvidence(std::vector<uint64_t> seqs, pb::Discrepancy* d) {
+  d->clear_evidence();
+  const SeqRuns runs = SeqRuns::FromSeqs(std::move(seqs));
+  for (const SeqRuns::Run& run : runs.runs()) {
+    pb::SeqRun* out = d->add_evidence();
+    out->set_first_seq(run.first_seq);
+    out->set_count(run.count);
+  }
+}
+
+std::vector<uint64_t> EvidenceSeqs(const pb::Discrepancy& d) {
+  std::vector<uint64_t> seqs;
+  for (const pb::SeqRun& run : d.evidence()) {
+    for (uint64_t i = 0; i < run.count(); ++i) {
+      seqs.push_back(run.first_seq() + i);
+    }
+  }
+  return seqs;
+}
+
+void AddEvidence(uint64_t seq, pb::Discrepancy* d) {
+  std::vector<uint64_t> seqs = EvidenceSeqs(*d);
+  seqs.push_back(seq);
+  SetEvidence(std::move(seqs), d);
+}
+
 pb::Discrepancy Make(const Want& want) {
   pb::Discrepancy d;
   d.set_id(want.id);
@@ -180,7 +208,7 @@ pb::Discrepancy Make(const Want& want) {
   d.set_difference(want.difference);
   d.set_currency("USD");
   d.set_status(want.status);
-  for (const uint64_t seq : want.evidence) d.add_evidence(seq);
+  SetEvidence(want.evidence, &d);
   d.set_resolution_seq(want.resolution_seq);
   return d;
 }
@@ -789,9 +817,27 @@ TEST_F(AuditServiceTest, APaymentThatCuresTheShortfallMakesItLate) {
             .evidence = Sorted({season_.b1_pay1, season_.b2_pay1, pay3,
                                 season_.s1_lines[0], season_.s1_lines[1],
                                 season_.s1_lines[2], season_.s1_lines[3]})});
+  const pb::ReconcileResponse march =
+      ReconcileOrDie(ReconcileAsOf("2025-03-31"));
   ExpectDiscrepancies(
-      ReconcileOrDie(ReconcileAsOf("2025-03-31")).discrepancies(),
+      march.discrepancies(),
       {late, s1_undistributed, Undistributed(), Duplicate(), Dispute()});
+  // Evidence travels as runs of seqs, as long as they can be: b2's payment
+  // and s1's upload of four lines right after it are one run.
+  ASSERT_EQ(march.discrepancies(1).id(), "undistributed_premium:ffp:s1");
+  ASSERT_EQ(season_.s1_lines[0], season_.b2_pay1 + 1);
+  ASSERT_EQ(season_.s1_lines[3], season_.s1_lines[0] + 3);
+  std::vector<std::string> runs;
+  for (const pb::SeqRun& run : march.discrepancies(1).evidence()) {
+    runs.push_back(absl::StrCat(run.first_seq(), "+", run.count()));
+  }
+  EXPECT_THAT(runs, ElementsAre(absl::StrCat(season_.b1_pay1, "+1"),
+                                absl::StrCat(season_.b2_pay1, "+5"),
+                                absl::StrCat(pay3, "+1")));
+  EXPECT_EQ(
+      EvidenceSeqs(march.discrepancies(1)),
+      Sorted({season_.b1_pay1, season_.b2_pay1, pay3, season_.s1_lines[0],
+              season_.s1_lines[1], season_.s1_lines[2], season_.s1_lines[3]}));
   // And back to today: the same as before.
   EXPECT_THAT(ReconcileOrDie(pb::ReconcileRequest()), EqualsProto(after));
 
@@ -916,7 +962,7 @@ TEST_F(AuditServiceTest, ResolveRecordsReplaysAndReopensOnAChangedAmount) {
   pb::Discrepancy reopened = Duplicate();
   reopened.set_actual("5.50");
   reopened.set_difference("1.50");
-  reopened.add_evidence(extra.codes(0).seq());
+  AddEvidence(extra.codes(0).seq(), &reopened);
   reopened.set_resolution_seq(resolution);
   // s1's paychecks now hold 13.50 against 13.00 due: still clean.
   ExpectDiscrepancies(ReconcileOrDie(pb::ReconcileRequest()).discrepancies(),
@@ -946,7 +992,7 @@ TEST_F(AuditServiceTest, ANewDisputeReopensAResolvedDispute) {
   const uint64_t again =
       DisputeOrDie(season_.s1_codes[1], "3.00", "it still says 3.00");
   pb::Discrepancy reopened = Dispute();
-  reopened.add_evidence(again);
+  AddEvidence(again, &reopened);
   reopened.set_resolution_seq(resolution);
   ExpectDiscrepancies(ReconcileOrDie(pb::ReconcileRequest()).discrepancies(),
                       {Underpaid(), Undistributed(), Duplicate(), reopened});

@@ -5,7 +5,6 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "clients/premiumctl/commands.h"
 #include "nlohmann/json.hpp"
 #include "services/grpc_status.h"
@@ -62,6 +61,51 @@ const std::vector<std::string>& DiscrepancyColumns() {
   return *columns;
 }
 
+// The server sends evidence as runs of seqs (audit.proto) and the client
+// lists them one by one, so it first checks that they are what the server
+// promises: ascending, disjoint, each of at least one seq, all below the
+// ledger size the answer was computed at. A lying or broken server cannot
+// then make the client list more seqs than the ledger holds.
+absl::Status CheckEvidence(const pb::Discrepancy& d, uint64_t tree_size) {
+  uint64_t free_from_seq = 0;
+  for (int i = 0; i < d.evidence_size(); ++i) {
+    const pb::SeqRun& run = d.evidence(i);
+    if (run.count() == 0 || run.first_seq() < free_from_seq ||
+        run.first_seq() >= tree_size ||
+        run.count() > tree_size - run.first_seq()) {
+      return absl::DataLossError(absl::StrCat(
+          "the server's evidence of ", d.id(), " (run ", i + 1, " of ",
+          d.evidence_size(), ": ", run.first_seq(), " + ", run.count(),
+          ") is not ascending, disjoint runs of seqs below the ledger size ",
+          tree_size));
+    }
+    free_from_seq = run.first_seq() + run.count();
+  }
+  return absl::OkStatus();
+}
+
+// Calls `visit` with each seq of checked evidence, ascending.
+template <typename Visit>
+void ForEachEvidenceSeq(const pb::Discrepancy& d, Visit visit) {
+  for (const pb::SeqRun& run : d.evidence()) {
+    for (uint64_t i = 0; i < run.count(); ++i) visit(run.first_seq() + i);
+  }
+}
+
+uint64_t EvidenceCount(const pb::Discrepancy& d) {
+  uint64_t count = 0;
+  for (const pb::SeqRun& run : d.evidence()) count += run.count();
+  return count;
+}
+
+std::string EvidenceText(const pb::Discrepancy& d) {
+  std::string text;
+  ForEachEvidenceSeq(d, [&text](uint64_t seq) {
+    absl::StrAppend(&text, text.empty() ? "" : " ", seq);
+  });
+  return text;
+}
+
 std::vector<std::string> DiscrepancyFields(const pb::Discrepancy& d) {
   return {d.id(),
           pb::DiscrepancyType_Name(d.type()),
@@ -78,7 +122,7 @@ std::vector<std::string> DiscrepancyFields(const pb::Discrepancy& d) {
           d.difference(),
           d.currency(),
           pb::DiscrepancyStatus_Name(d.status()),
-          absl::StrJoin(d.evidence(), " ")};
+          EvidenceText(d)};
 }
 
 nlohmann::ordered_json DiscrepancyJson(const pb::Discrepancy& d) {
@@ -87,7 +131,8 @@ nlohmann::ordered_json DiscrepancyJson(const pb::Discrepancy& d) {
   nlohmann::ordered_json json;
   for (size_t i = 0; i + 1 < columns.size(); ++i) json[columns[i]] = fields[i];
   json["evidence"] = nlohmann::ordered_json::array();
-  for (const uint64_t seq : d.evidence()) json["evidence"].push_back(seq);
+  ForEachEvidenceSeq(
+      d, [&json](uint64_t seq) { json["evidence"].push_back(seq); });
   return json;
 }
 
@@ -116,6 +161,9 @@ absl::Status Reconcile(const Connection& connection,
       return s;
     }
     for (pb::Discrepancy& d : *response.mutable_discrepancies()) {
+      if (absl::Status s = CheckEvidence(d, response.tree_size()); !s.ok()) {
+        return s;
+      }
       discrepancies.push_back(std::move(d));
     }
     if (response.next_page_token().empty()) break;
@@ -150,7 +198,7 @@ absl::Status Reconcile(const Connection& connection,
         {pb::Severity_Name(d.severity()), pb::DiscrepancyType_Name(d.type()),
          pb::DiscrepancyStatus_Name(d.status()),
          absl::StrCat(d.difference(), " ", d.currency()), d.period_start(),
-         d.period_end(), absl::StrCat(d.evidence_size()), d.id()});
+         d.period_end(), absl::StrCat(EvidenceCount(d)), d.id()});
   }
   if (!rows.empty()) {
     PrintTable({"SEVERITY", "TYPE", "STATUS", "DIFFERENCE", "FROM", "TO",
@@ -287,6 +335,11 @@ absl::Status Resolve(const Connection& connection, const ResolveFlags& flags) {
   pb::ResolveDiscrepancyResponse response;
   if (absl::Status s = FromGrpcStatus(stub->ResolveDiscrepancy(
           connection.NewContext().get(), request, &response));
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s =
+          CheckEvidence(response.discrepancy(), response.tree_size());
       !s.ok()) {
     return s;
   }

@@ -371,12 +371,6 @@ RunReport TrackRuns(std::vector<Step> steps, int64_t tolerance_micros) {
   return report;
 }
 
-std::vector<uint64_t> SortedUnique(std::vector<uint64_t> seqs) {
-  std::sort(seqs.begin(), seqs.end());
-  seqs.erase(std::unique(seqs.begin(), seqs.end()), seqs.end());
-  return seqs;
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -996,10 +990,10 @@ absl::StatusOr<Findings> Reconciler::State::PairFindings(
   const int64_t tolerance_micros = program.VersionOn(as_of).tolerance_micros();
   std::vector<Step> due_steps;   // Shortfall: owed when due vs paid.
   std::vector<Step> owed_steps;  // Overpayment: paid vs owed when bought.
-  std::vector<uint64_t> evidence;
+  std::vector<uint64_t> evidence_seqs;
   for (const PurchaseFact& purchase : pair.purchases) {
     if (purchase.date > as_of) continue;
-    evidence.push_back(purchase.seq);
+    evidence_seqs.push_back(purchase.seq);
     owed_steps.push_back(
         Step{.day = purchase.date, .actual_delta = purchase.premium_micros});
     const Day due =
@@ -1011,13 +1005,13 @@ absl::StatusOr<Findings> Reconciler::State::PairFindings(
   }
   for (const PaymentFact& payment : pair.payments) {
     if (payment.date > as_of) continue;
-    evidence.push_back(payment.seq);
+    evidence_seqs.push_back(payment.seq);
     due_steps.push_back(
         Step{.day = payment.date, .actual_delta = payment.amount_micros});
     owed_steps.push_back(
         Step{.day = payment.date, .expected_delta = payment.amount_micros});
   }
-  evidence = SortedUnique(std::move(evidence));
+  const SeqRuns evidence = SeqRuns::FromSeqs(std::move(evidence_seqs));
 
   Findings findings;
   const auto add = [&](DiscrepancyType type, std::optional<Day> began,
@@ -1078,11 +1072,13 @@ absl::StatusOr<Findings> Reconciler::State::SupplierFindings(
   const int64_t tolerance_micros = program.VersionOn(as_of).tolerance_micros();
   Findings findings;
   std::vector<Step> steps;
-  std::vector<uint64_t> evidence;
+  // Every payroll line counts: a few runs per upload, not a seq per line.
+  std::vector<SeqRuns::Run> evidence_runs;
   for (const PairAccount* pair : supplier.pairs) {
     for (const PaymentFact& payment : pair->payments) {
       if (payment.date > as_of) continue;
-      evidence.push_back(payment.seq);
+      evidence_runs.push_back(
+          SeqRuns::Run{.first_seq = payment.seq, .count = 1});
       const pb::ProgramVersion& version = program.VersionOn(payment.date);
       const Day due = payment.date + version.distribution_deadline_days();
       if (due > as_of) continue;
@@ -1096,12 +1092,13 @@ absl::StatusOr<Findings> Reconciler::State::SupplierFindings(
   for (const PeriodGroup* period : supplier.periods) {
     for (const PayDayLines& lines : period->pay_days) {
       if (lines.pay_day > as_of_day) continue;
-      lines.seqs.AppendTo(&evidence);
+      evidence_runs.insert(evidence_runs.end(), lines.seqs.runs().begin(),
+                           lines.seqs.runs().end());
       steps.push_back(Step{.day = DayOfNumber(lines.pay_day),
                            .actual_delta = lines.premium_micros});
     }
   }
-  evidence = SortedUnique(std::move(evidence));
+  SeqRuns evidence = SeqRuns::FromRuns(std::move(evidence_runs));
 
   const RunReport gap = TrackRuns(std::move(steps), tolerance_micros);
   std::optional<DiscrepancyType> type;
@@ -1161,11 +1158,12 @@ absl::StatusOr<Findings> Reconciler::State::SupplierFindings(
           Difference(purchase.premium_micros, "difference");
       if (!diff.ok()) return diff.status();
       d.difference_micros = *diff;
-      d.evidence = {purchase.seq, suspension->suspension_seq};
+      std::vector<uint64_t> evidence_seqs = {purchase.seq,
+                                             suspension->suspension_seq};
       if (suspension->reinstatement_seq != 0) {
-        d.evidence.push_back(suspension->reinstatement_seq);
+        evidence_seqs.push_back(suspension->reinstatement_seq);
       }
-      d.evidence = SortedUnique(std::move(d.evidence));
+      d.evidence = SeqRuns::FromSeqs(std::move(evidence_seqs));
       findings.push_back(std::make_shared<const Discrepancy>(std::move(d)));
     }
   }
@@ -1377,7 +1375,7 @@ absl::StatusOr<Findings> Reconciler::State::PeriodFindingsOf(
       d.expected_micros = *e;
       d.actual_micros = *a;
       d.difference_micros = *diff;
-      d.evidence = SortedUnique(tally.evidence);
+      d.evidence = SeqRuns::FromSeqs(tally.evidence);
       findings.push_back(std::make_shared<const Discrepancy>(std::move(d)));
     }
   }

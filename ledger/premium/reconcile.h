@@ -18,9 +18,9 @@
 // skew) read its lines back from the EntryLog when its findings are
 // recomputed, except while the period is being applied. Purchases,
 // payments, disputes and resolutions, a few per brand or worker and season,
-// are kept. One exception: the evidence of a supplier's
-// UNDISTRIBUTED_PREMIUM or LATE_DISTRIBUTION lists every payroll line it
-// counts, 8 bytes a line while the finding is cached.
+// are kept. Evidence is SeqRuns too: a supplier's UNDISTRIBUTED_PREMIUM or
+// LATE_DISTRIBUTION names every payroll line it counts, in a few runs per
+// upload.
 //
 // Definitions beyond DESIGN section 7 (the choices an auditor needs to know):
 //   - Due dates. A purchase dated d is due d + payment_terms_days of the
@@ -99,6 +99,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "ledger/premium/entry_log.h"
+#include "ledger/premium/seq_runs.h"
 #include "wsr/premium/v1/entry.pb.h"
 
 namespace premium {
@@ -160,8 +161,8 @@ struct Discrepancy {
   // Positive, rounded half-even to the cent.
   int64_t difference_micros = 0;
   std::string currency;
-  // Seqs of the entries the figures come from, ascending.
-  std::vector<uint64_t> evidence;
+  // Seqs of the entries the figures come from.
+  SeqRuns evidence;
 };
 
 struct Finding {

@@ -144,6 +144,10 @@ std::string OptionalText(const std::optional<T>& value) {
   return value.has_value() ? absl::StrCat(*value) : "none";
 }
 
+std::vector<uint64_t> Seqs(const SeqRuns& evidence) {
+  return std::vector<uint64_t>(evidence.begin(), evidence.end());
+}
+
 std::string Describe(const Discrepancy& d) {
   return absl::StrCat(
       "{id=", d.id, " type=", kTypeNames[static_cast<int>(d.type)],
@@ -869,7 +873,7 @@ TEST_F(LatePaymentTest, UnderpaidOrLateDependsOnTheAsOfDate) {
   EXPECT_EQ(underpaid[0].discrepancy->period_start, Jan(19));
   // The evidence is every purchase and payment of the pair dated on or
   // before the as-of date, due or not.
-  EXPECT_EQ(underpaid[0].discrepancy->evidence,
+  EXPECT_EQ(Seqs(underpaid[0].discrepancy->evidence),
             std::vector<uint64_t>({first_, second_}));
 
   // Jan 28: 80.00 due, 50.00 paid: 30.00, in the run that began Jan 19.
@@ -880,7 +884,7 @@ TEST_F(LatePaymentTest, UnderpaidOrLateDependsOnTheAsOfDate) {
   EXPECT_EQ(underpaid[0].discrepancy->difference_micros, Dollars(30));
   EXPECT_EQ(underpaid[0].discrepancy->period_start, Jan(19));
   EXPECT_EQ(underpaid[0].discrepancy->period_end, std::nullopt);
-  EXPECT_EQ(underpaid[0].discrepancy->evidence,
+  EXPECT_EQ(Seqs(underpaid[0].discrepancy->evidence),
             std::vector<uint64_t>({first_, second_, first_payment_}));
   EXPECT_THAT(FindingsOfType(Jan(28), kLateBrandPayment), IsEmpty());
 
@@ -971,7 +975,7 @@ TEST_F(ReconcilerTest, LatePaymentNotFlaggedWhenTheShortfallStayedAtTolerance) {
   EXPECT_EQ(late[0].discrepancy->expected_micros, Dollars(100));
   EXPECT_EQ(late[0].discrepancy->actual_micros, Cents(9899));
   EXPECT_EQ(late[0].discrepancy->difference_micros, Cents(101));
-  EXPECT_EQ(late[0].discrepancy->evidence,
+  EXPECT_EQ(Seqs(late[0].discrepancy->evidence),
             std::vector<uint64_t>({bravo_purchase, bravo_payment, bravo_cure}));
 }
 
@@ -1286,7 +1290,7 @@ TEST_F(ReconcilerTest, PremiumWithoutHoursFlagsPremiumOnZeroHours) {
   EXPECT_EQ(findings[1].discrepancy->worker_id, "w5");
   EXPECT_EQ(findings[1].discrepancy->actual_micros, Cents(1));
   EXPECT_EQ(findings[1].discrepancy->difference_micros, Cents(1));
-  EXPECT_EQ(findings[1].discrepancy->evidence,
+  EXPECT_EQ(Seqs(findings[1].discrepancy->evidence),
             std::vector<uint64_t>({one_cent}));
   // The median over w1 and w2 is 0.50 an hour, which both match.
   EXPECT_THAT(FindingsOfType(Jan(31), kAllocationSkew), IsEmpty());
@@ -1303,7 +1307,7 @@ TEST_F(ReconcilerTest, PremiumWithoutHoursSumsAWorkersLinesInThePeriod) {
   EXPECT_EQ(findings[0].discrepancy->expected_micros, 0);
   EXPECT_EQ(findings[0].discrepancy->actual_micros, Cents(350));
   EXPECT_EQ(findings[0].discrepancy->difference_micros, Cents(350));
-  EXPECT_EQ(findings[0].discrepancy->evidence,
+  EXPECT_EQ(Seqs(findings[0].discrepancy->evidence),
             std::vector<uint64_t>({first, second}));
 }
 
@@ -1398,7 +1402,7 @@ TEST_F(ReconcilerTest, SeveralFlaggedLinesOfOneWorkerMakeOneDiscrepancy) {
   EXPECT_EQ(findings[0].discrepancy->expected_micros, Cents(601));
   EXPECT_EQ(findings[0].discrepancy->actual_micros, Cents(1001));
   EXPECT_EQ(findings[0].discrepancy->difference_micros, Cents(400));
-  EXPECT_EQ(findings[0].discrepancy->evidence,
+  EXPECT_EQ(Seqs(findings[0].discrepancy->evidence),
             std::vector<uint64_t>({w3_first, w3_second}));
 }
 
@@ -1589,7 +1593,7 @@ TEST_F(ReconcilerTest, PurchaseFromSuspendedSupplierOnlyInsideTheSuspension) {
   // inv-e: the suspension, the purchase and the reinstatement that ended
   // the suspension.
   ASSERT_EQ(findings.size(), 3u);
-  EXPECT_EQ(findings[2].discrepancy->evidence,
+  EXPECT_EQ(Seqs(findings[2].discrepancy->evidence),
             std::vector<uint64_t>({suspension, purchase, reinstatement}));
 }
 
@@ -1900,7 +1904,7 @@ TEST_F(ReconcilerTest, PurchaseIsDueByTheTermsOfTheVersionInForceOnItsDate) {
   EXPECT_EQ(findings[0].discrepancy->actual_micros, 0);
   EXPECT_EQ(findings[0].discrepancy->difference_micros, Dollars(30));
   EXPECT_EQ(findings[0].discrepancy->period_start, Feb(9));
-  EXPECT_EQ(findings[0].discrepancy->evidence,
+  EXPECT_EQ(Seqs(findings[0].discrepancy->evidence),
             std::vector<uint64_t>({january, february}));
   // Feb 13: both: 80.00, in the run that began Feb 9.
   findings = FindingsOfType(Feb(13), kBrandUnderpaid);
@@ -1908,7 +1912,7 @@ TEST_F(ReconcilerTest, PurchaseIsDueByTheTermsOfTheVersionInForceOnItsDate) {
   EXPECT_EQ(findings[0].discrepancy->expected_micros, Dollars(80));
   EXPECT_EQ(findings[0].discrepancy->difference_micros, Dollars(80));
   EXPECT_EQ(findings[0].discrepancy->period_start, Feb(9));
-  EXPECT_EQ(findings[0].discrepancy->evidence,
+  EXPECT_EQ(Seqs(findings[0].discrepancy->evidence),
             std::vector<uint64_t>({january, february}));
 }
 
@@ -1959,7 +1963,7 @@ TEST_F(ReconcilerTest, PaymentUsesTheDeadlineAndRatesInForceOnItsDate) {
     EXPECT_EQ(findings[0].discrepancy->difference_micros,
               expectation.received_micros);
     EXPECT_EQ(findings[0].discrepancy->period_start, Jan(3));
-    EXPECT_EQ(findings[0].discrepancy->evidence, expectation.evidence);
+    EXPECT_EQ(Seqs(findings[0].discrepancy->evidence), expectation.evidence);
   }
 }
 
@@ -2021,7 +2025,7 @@ TEST_F(ReconcilerTest, RecordsDatedAfterTheAsOfDateAreIgnored) {
             "brand_underpaid:ffp:acme:sunny-farms");
   EXPECT_EQ(findings[0].discrepancy->actual_micros, 0);
   EXPECT_EQ(findings[0].discrepancy->difference_micros, Dollars(100));
-  EXPECT_EQ(findings[0].discrepancy->evidence,
+  EXPECT_EQ(Seqs(findings[0].discrepancy->evidence),
             std::vector<uint64_t>({purchase}));
   EXPECT_THAT(FindingsOfType(Feb(1), kPurchaseFromSuspendedSupplier),
               IsEmpty());
@@ -2039,7 +2043,7 @@ TEST_F(ReconcilerTest, RecordsDatedAfterTheAsOfDateAreIgnored) {
   ASSERT_EQ(findings.size(), 1u);
   EXPECT_EQ(findings[0].discrepancy->period_start, Jan(19));
   EXPECT_EQ(findings[0].discrepancy->period_end, Feb(3));
-  EXPECT_EQ(findings[0].discrepancy->evidence,
+  EXPECT_EQ(Seqs(findings[0].discrepancy->evidence),
             std::vector<uint64_t>({purchase, payment}));
   // The payment's 100.00 is due on paychecks by Feb 17; those of Feb 6 pay
   // it, so it is never undistributed.
@@ -2058,7 +2062,7 @@ TEST_F(ReconcilerTest, AsOfDatesBeyondAnyRecordsDateCompareExactly) {
   const std::vector<Finding> findings =
       FindingsOfType(far_future, kDuplicatePayrollLine);
   ASSERT_EQ(findings.size(), 1u);
-  EXPECT_EQ(findings[0].discrepancy->evidence,
+  EXPECT_EQ(Seqs(findings[0].discrepancy->evidence),
             std::vector<uint64_t>({first, again}));
   EXPECT_THAT(FindingsOfType(far_past, kDuplicatePayrollLine), IsEmpty());
 }

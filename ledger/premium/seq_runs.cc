@@ -2,8 +2,45 @@
 
 #include <algorithm>
 #include <cassert>
+#include <utility>
 
 namespace premium {
+
+SeqRuns::SeqRuns(std::initializer_list<uint64_t> seqs)
+    : SeqRuns(FromSeqs(std::vector<uint64_t>(seqs))) {}
+
+SeqRuns SeqRuns::FromSeqs(std::vector<uint64_t> seqs) {
+  std::vector<Run> runs;
+  runs.reserve(seqs.size());
+  for (const uint64_t seq : seqs)
+    runs.push_back(Run{.first_seq = seq, .count = 1});
+  return FromRuns(std::move(runs));
+}
+
+SeqRuns SeqRuns::FromRuns(std::vector<Run> runs) {
+  std::sort(runs.begin(), runs.end(), [](const Run& a, const Run& b) {
+    return a.first_seq < b.first_seq;
+  });
+  SeqRuns set;
+  for (const Run& run : runs) {
+    assert(run.count > 0 && run.end_seq() > run.first_seq);
+    if (!set.runs_.empty() && run.first_seq <= set.runs_.back().end_seq()) {
+      Run& last = set.runs_.back();
+      const uint64_t end_seq = std::max(last.end_seq(), run.end_seq());
+      set.size_ += end_seq - last.end_seq();
+      last.count = end_seq - last.first_seq;
+    } else {
+      set.runs_.push_back(run);
+      set.size_ += run.count;
+    }
+  }
+  return set;
+}
+
+uint64_t SeqRuns::back() const {
+  assert(!runs_.empty());
+  return runs_.back().end_seq() - 1;
+}
 
 void SeqRuns::Append(uint64_t seq) {
   assert(runs_.empty() || seq >= runs_.back().end_seq());

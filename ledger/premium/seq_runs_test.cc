@@ -95,6 +95,70 @@ TEST(SeqRunsTest, AgreesWithASetOfSeqs) {
   for (size_t i = 1; i < runs.runs().size(); ++i) {
     ASSERT_GT(runs.runs()[i].first_seq, runs.runs()[i - 1].end_seq());
   }
+  // Iterating yields what AppendTo does.
+  EXPECT_EQ(std::vector<uint64_t>(runs.begin(), runs.end()), Seqs(runs));
+}
+
+TEST(SeqRunsTest, IteratesSeqBySeqAcrossRuns) {
+  SeqRuns runs;
+  EXPECT_EQ(runs.begin(), runs.end());
+  for (uint64_t seq : {3, 4, 5, 8, 10, 11}) runs.Append(seq);
+  EXPECT_THAT(runs, ElementsAre(3, 4, 5, 8, 10, 11));
+  EXPECT_EQ(runs.back(), 11u);
+  EXPECT_EQ(std::distance(runs.begin(), runs.end()), 6);
+}
+
+TEST(SeqRunsTest, FromSeqsTakesAnyOrderAndRepeatsOnce) {
+  const SeqRuns runs = {9, 2, 3, 2, 1, 7, 8, 3};
+  EXPECT_THAT(runs, ElementsAre(1, 2, 3, 7, 8, 9));
+  EXPECT_THAT(runs.runs(),
+              ElementsAre(SeqRuns::Run{.first_seq = 1, .count = 3},
+                          SeqRuns::Run{.first_seq = 7, .count = 3}));
+  EXPECT_EQ(runs.size(), 6u);
+  EXPECT_EQ(runs, SeqRuns::FromSeqs({1, 2, 3, 7, 8, 9}));
+  EXPECT_NE(runs, SeqRuns::FromSeqs({1, 2, 3, 7, 8}));
+  EXPECT_TRUE(SeqRuns::FromSeqs({}).empty());
+}
+
+TEST(SeqRunsTest, FromRunsIsTheUnionOfOverlappingAdjacentAndApartRuns) {
+  using Run = SeqRuns::Run;
+  const SeqRuns runs = SeqRuns::FromRuns({
+      Run{.first_seq = 20, .count = 5},  // 20..24
+      Run{.first_seq = 0, .count = 2},   // 0..1
+      Run{.first_seq = 22, .count = 1},  // inside 20..24
+      Run{.first_seq = 2, .count = 3},   // adjacent: 0..4
+      Run{.first_seq = 24, .count = 4},  // overlaps the end: 20..27
+      Run{.first_seq = 40, .count = 1},
+  });
+  EXPECT_THAT(runs.runs(), ElementsAre(Run{.first_seq = 0, .count = 5},
+                                       Run{.first_seq = 20, .count = 8},
+                                       Run{.first_seq = 40, .count = 1}));
+  EXPECT_EQ(runs.size(), 14u);
+  EXPECT_EQ(runs.back(), 40u);
+}
+
+// FromRuns of random runs against a std::set of their seqs.
+TEST(SeqRunsTest, FromRunsAgreesWithASetOfSeqs) {
+  std::mt19937_64 rng(20261204);
+  for (int round = 0; round < 200; ++round) {
+    std::vector<SeqRuns::Run> given;
+    std::set<uint64_t> expected;
+    const int count = static_cast<int>(rng() % 30);
+    for (int i = 0; i < count; ++i) {
+      const SeqRuns::Run run{.first_seq = rng() % 200, .count = 1 + rng() % 12};
+      given.push_back(run);
+      for (uint64_t seq = run.first_seq; seq < run.end_seq(); ++seq) {
+        expected.insert(seq);
+      }
+    }
+    const SeqRuns runs = SeqRuns::FromRuns(given);
+    ASSERT_EQ(runs.size(), expected.size());
+    ASSERT_EQ(std::vector<uint64_t>(runs.begin(), runs.end()),
+              std::vector<uint64_t>(expected.begin(), expected.end()));
+    for (size_t i = 1; i < runs.runs().size(); ++i) {
+      ASSERT_GT(runs.runs()[i].first_seq, runs.runs()[i - 1].end_seq());
+    }
+  }
 }
 
 }  // namespace
