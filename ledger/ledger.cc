@@ -28,6 +28,11 @@
 namespace premium {
 namespace {
 
+// ReadEntries reads ranges of at least this many entries as scans.
+constexpr uint64_t kScanEntriesMin = 256;
+// Levels a node key can name (storage::NodeKey).
+constexpr int kNodeLevelsMax = 64;
+
 using storage::Family;
 using wsr::premium::v1::Entry;
 
@@ -1034,8 +1039,14 @@ absl::StatusOr<std::vector<StoredEntry>> Ledger::Impl::ReadEntries(
   std::vector<StoredEntry> entries;
   if (begin_seq >= end_seq) return entries;
   entries.reserve(end_seq - begin_seq);
-  std::vector<std::string> leaf_keys;
-  std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(Family::kEntries);
+  // A long range is read as one (Reads::kRange): catching up, reading a pay
+  // period back.
+  const bool scan = end_seq - begin_seq >= kScanEntriesMin;
+  const auto iterator = [this, scan](Family family) {
+    return store_->NewIterator(family, scan ? storage::Store::Reads::kRange
+                                            : storage::Store::Reads::kFew);
+  };
+  std::unique_ptr<rocksdb::Iterator> it = iterator(Family::kEntries);
   uint64_t seq = begin_seq;
   for (it->Seek(storage::SeqKey(seq)); seq < end_seq; it->Next(), ++seq) {
     if (!it->Valid() || it->key() != storage::SeqKey(seq)) {
@@ -1050,18 +1061,42 @@ absl::StatusOr<std::vector<StoredEntry>> Ledger::Impl::ReadEntries(
         ParseStoredEntry(seq, it->value().ToString());
     if (!entry.ok()) return entry.status();
     entries.push_back(*std::move(entry));
-    leaf_keys.push_back(storage::NodeKey({0, seq}));
   }
   // An entry rewritten behind the ledger's back no longer matches its leaf.
-  absl::StatusOr<std::vector<std::string>> leaves =
-      store_->MultiGet(Family::kNodes, leaf_keys);
-  if (!leaves.ok()) return leaves.status();
+  // Nodes are keyed by their last leaf, then level (storage::NodeKey), so
+  // the range's leaves come in order along one pass over the nodes, each
+  // followed by the nodes that end with it (at most one per level): a scan,
+  // not a point read per leaf.
+  std::unique_ptr<rocksdb::Iterator> nodes = iterator(Family::kNodes);
+  nodes->Seek(storage::NodeKey({0, begin_seq}));
   for (size_t i = 0; i < entries.size(); ++i) {
-    const merkle::Hash leaf = merkle::HashLeaf(entries[i].bytes);
-    if ((*leaves)[i] != merkle::HashBytes(leaf)) {
-      return absl::DataLossError(absl::StrCat(
-          "entry ", begin_seq + i, " does not match its Merkle leaf"));
+    const uint64_t leaf_seq = begin_seq + i;
+    const std::string leaf_key = storage::NodeKey({0, leaf_seq});
+    // Between two leaves lie the nodes that end with the first: fewer than
+    // the 64 levels a key can name.
+    for (int skipped = 0; nodes->Valid() && nodes->key().compare(leaf_key) < 0;
+         ++skipped) {
+      if (skipped == kNodeLevelsMax) {
+        return absl::DataLossError(absl::StrCat(
+            "the ledger's Merkle nodes are malformed before entry ", leaf_seq));
+      }
+      nodes->Next();
     }
+    if (!nodes->Valid() || nodes->key() != leaf_key) {
+      if (absl::Status s = storage::FromRocksStatus(nodes->status(), "reading");
+          !s.ok()) {
+        return s;
+      }
+      return absl::DataLossError(absl::StrCat("the Merkle leaf of entry ",
+                                              leaf_seq,
+                                              " is missing from the ledger"));
+    }
+    const merkle::Hash leaf = merkle::HashLeaf(entries[i].bytes);
+    if (nodes->value() != merkle::HashBytes(leaf)) {
+      return absl::DataLossError(
+          absl::StrCat("entry ", leaf_seq, " does not match its Merkle leaf"));
+    }
+    nodes->Next();
   }
   return entries;
 }

@@ -441,6 +441,74 @@ TEST_F(LedgerTest, ReadEntriesBounds) {
   EXPECT_THAT(ledger_->ReadEntry(UINT64_MAX), StatusIs(Code::kOutOfRange));
 }
 
+// ReadEntries reads a short range by seeking and a long one as a scan (read
+// ahead, past the block cache), with the Merkle leaves read along a pass over
+// the nodes: both see the same entries, and both refuse an entry rewritten
+// behind the ledger's back, or one whose leaf is gone, naming it.
+TEST_F(LedgerTest, ReadEntriesChecksEachEntryAgainstItsLeafShortOrLong) {
+  OpenLedger();
+  constexpr uint64_t kEntries = 600;
+  constexpr uint64_t kRewritten = 450;
+  constexpr uint64_t kLeafless = 40;
+  std::vector<std::pair<std::string, std::string>> entries;
+  for (uint64_t i = 0; i < kEntries; ++i) {
+    entries.emplace_back("test.Kind", absl::StrCat("payload ", i));
+  }
+  MustAppend(MakeRequest("a", "k", entries));
+  ASSERT_EQ(ledger_->size(), kEntries);
+  const auto read = [this](uint64_t begin, uint64_t end) {
+    return ledger_->ReadEntries(begin, end, 0);
+  };
+  // The scan and the seeks agree, whatever the internal nodes between the
+  // leaves.
+  absl::StatusOr<std::vector<StoredEntry>> all = read(0, kEntries);
+  ASSERT_THAT(all, IsOk());
+  ASSERT_EQ(all->size(), kEntries);
+  for (uint64_t begin : {0, 1, 7, 255, 300}) {
+    absl::StatusOr<std::vector<StoredEntry>> short_range =
+        read(begin, begin + 5);
+    ASSERT_THAT(short_range, IsOk());
+    ASSERT_EQ(short_range->size(), 5u);
+    for (size_t i = 0; i < 5; ++i) {
+      EXPECT_EQ((*short_range)[i].bytes, (*all)[begin + i].bytes);
+    }
+  }
+  for (uint64_t i = 0; i < kEntries; ++i) {
+    ASSERT_EQ((*all)[i].entry.seq(), i);
+    ASSERT_EQ((*all)[i].entry.payload(), absl::StrCat("payload ", i));
+  }
+
+  ledger_.reset();
+  {
+    std::unique_ptr<RawDb> db = RawDb::Open(DataDir());
+    ASSERT_NE(db, nullptr);
+    // A well-formed entry with its own seq, and another payload.
+    wsr::premium::v1::Entry entry;
+    ASSERT_TRUE(entry.ParseFromString(
+        *db->Get(RawDb::kEntries, storage::SeqKey(kRewritten))));
+    entry.set_payload("payload 9999");
+    db->Put(RawDb::kEntries, storage::SeqKey(kRewritten),
+            entry.SerializeAsString());
+    db->Delete(RawDb::kNodes, storage::NodeKey({0, kLeafless}));
+    db->Flush();
+  }
+  Reopen();
+  const std::string rewritten =
+      absl::StrCat("entry ", kRewritten, " does not match its Merkle leaf");
+  const std::string leafless =
+      absl::StrCat("the Merkle leaf of entry ", kLeafless, " is missing");
+  EXPECT_THAT(read(300, kEntries),
+              StatusIs(Code::kDataLoss, HasSubstr(rewritten)));
+  EXPECT_THAT(read(kRewritten - 2, kRewritten + 3),
+              StatusIs(Code::kDataLoss, HasSubstr(rewritten)));
+  EXPECT_THAT(read(0, 300), StatusIs(Code::kDataLoss, HasSubstr(leafless)));
+  EXPECT_THAT(read(kLeafless, kLeafless + 1),
+              StatusIs(Code::kDataLoss, HasSubstr(leafless)));
+  // The rest still reads.
+  EXPECT_THAT(read(kLeafless + 1, kRewritten), IsOk());
+  EXPECT_THAT(read(kRewritten + 1, kEntries), IsOk());
+}
+
 TEST_F(LedgerTest, ReadEntriesAtReadsScatteredSeqsInTheOrderGiven) {
   LedgerOptions options = Options();
   options.read_entries_max = 4;

@@ -17,6 +17,7 @@ namespace premium {
 namespace {
 
 using storage::Family;
+using Reads = storage::Store::Reads;
 using wsr::premium::v1::Entry;
 
 constexpr size_t kPublicKeyFileBytesMax = 16 * 1024;
@@ -219,7 +220,7 @@ absl::Status Verifier::Run() {
     if (absl::Status s = store_->VerifyChecksums(); !s.ok()) return s;
   }
   if (absl::Status s = ReadMeta(); !s.ok()) return s;
-  checkpoints_ = store_->NewScanIterator(Family::kCheckpoints);
+  checkpoints_ = store_->NewIterator(Family::kCheckpoints, Reads::kWhole);
   checkpoints_->SeekToFirst();
   if (absl::Status s = CheckCheckpointsUpTo(0); !s.ok()) return s;
   if (report_->checkpoints_checked != 1) {
@@ -251,7 +252,7 @@ absl::Status Verifier::FindBadDerivedKey(uint64_t end_seq) {
   const uint64_t derived_keys = derived_keys_;
   derived_keys_ = 0;
   std::unique_ptr<rocksdb::Iterator> it =
-      store_->NewScanIterator(Family::kEntries);
+      store_->NewIterator(Family::kEntries, Reads::kWhole);
   uint64_t seq = 0;
   for (it->SeekToFirst(); it->Valid() && seq < end_seq; it->Next(), ++seq) {
     Entry entry;
@@ -270,7 +271,7 @@ absl::Status Verifier::FindBadDerivedKey(uint64_t end_seq) {
 
 absl::Status Verifier::WalkEntries() {
   std::unique_ptr<rocksdb::Iterator> it =
-      store_->NewScanIterator(Family::kEntries);
+      store_->NewIterator(Family::kEntries, Reads::kWhole);
   uint64_t seq = 0;
   for (it->SeekToFirst(); it->Valid(); it->Next(), ++seq) {
     absl::StatusOr<uint64_t> key_seq = storage::DecodeFixed64(
@@ -419,7 +420,7 @@ absl::Status Verifier::CheckNode(const merkle::NodeId& id,
                                  const merkle::Hash& hash) {
   const std::string key = storage::NodeKey(id);
   if (nodes_ == nullptr) {
-    nodes_ = store_->NewScanIterator(Family::kNodes);
+    nodes_ = store_->NewIterator(Family::kNodes, Reads::kWhole);
     nodes_->SeekToFirst();
   }
   rocksdb::Iterator* it = nodes_.get();
@@ -552,7 +553,8 @@ absl::Status Verifier::FlushDerivedKeys() {
 
 absl::StatusOr<uint64_t> Verifier::CountRecords(Family family,
                                                 IndexDigest* digest) const {
-  std::unique_ptr<rocksdb::Iterator> it = store_->NewScanIterator(family);
+  std::unique_ptr<rocksdb::Iterator> it =
+      store_->NewIterator(family, Reads::kWhole);
   uint64_t count = 0;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     ++count;

@@ -18,7 +18,7 @@ namespace {
 // own default.
 constexpr size_t kArenaBlockBytesMin = 64 << 10;
 constexpr size_t kArenaBlockBytesMax = 1 << 20;
-// Read ahead by whole-family scans (NewScanIterator).
+// Read ahead by whole-family scans (Reads::kWhole).
 constexpr size_t kScanReadaheadBytes = 2 << 20;
 
 std::string FamilyName(Family family) {
@@ -245,15 +245,11 @@ absl::StatusOr<std::vector<std::string>> Store::MultiGet(
   return values;
 }
 
-std::unique_ptr<rocksdb::Iterator> Store::NewIterator(Family family) const {
-  return std::unique_ptr<rocksdb::Iterator>(
-      db_->NewIterator(rocksdb::ReadOptions(), handle(family)));
-}
-
-std::unique_ptr<rocksdb::Iterator> Store::NewScanIterator(Family family) const {
+std::unique_ptr<rocksdb::Iterator> Store::NewIterator(Family family,
+                                                      Reads reads) const {
   rocksdb::ReadOptions options;
-  options.fill_cache = false;
-  options.readahead_size = kScanReadaheadBytes;
+  options.fill_cache = reads == Reads::kFew;
+  if (reads == Reads::kWhole) options.readahead_size = kScanReadaheadBytes;
   return std::unique_ptr<rocksdb::Iterator>(
       db_->NewIterator(options, handle(family)));
 }

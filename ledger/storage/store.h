@@ -71,11 +71,23 @@ class Store {
   // Reads every key, in one batch: each value, or nullopt when absent.
   absl::StatusOr<std::vector<std::optional<std::string>>> MultiGetIfPresent(
       Family family, absl::Span<const std::string> keys) const;
-  std::unique_ptr<rocksdb::Iterator> NewIterator(Family family) const;
-  // For reading a whole family once, in order (verification): its blocks
-  // bypass the block cache, which they would only flush, and are read
-  // ahead 2 MiB at a time.
-  std::unique_ptr<rocksdb::Iterator> NewScanIterator(Family family) const;
+  // What an iterator will read, which decides how it uses the block cache
+  // and reads ahead.
+  enum class Reads {
+    // A seek and a few steps (a worker's index, a short range): blocks are
+    // cached.
+    kFew,
+    // Many keys in order, once (catching up on the log, a pay period read
+    // back): blocks bypass the block cache, which serves point reads and
+    // they would only flush, and are read ahead as the reads run on (RocksDB
+    // grows it from 8 KiB to 256 KiB).
+    kRange,
+    // A whole family once, in order (verification): as kRange, read ahead 2
+    // MiB at a time.
+    kWhole,
+  };
+  std::unique_ptr<rocksdb::Iterator> NewIterator(
+      Family family, Reads reads = Reads::kFew) const;
 
   // Applies `batch` atomically and syncs the WAL before returning.
   // FailedPrecondition in read-only mode.
