@@ -263,11 +263,11 @@ class FrontServices {
 // append nothing, RssAnon doubled in 7 minutes while the live heap (heaptrack)
 // grew by 2 MiB. This gives free memory back to the system whenever premiumd's
 // anonymous memory has grown by an eighth (at least kTrimGrowthBytesMin)
-// since the last trim, checked every kTrimCheckInterval. malloc_trim is not
-// cheap: it advises every free page of every arena, holding each arena's
-// lock (13 ms at the median at 20 MiB in the soak), and trimming on every
-// 2 MiB of growth cut a 1M-line ingest from 38K to 24K lines/s (one run
-// each). So the threshold grows with the memory, and a trim that took t is
+// over its lowest since the last trim, checked every kTrimCheckInterval.
+// malloc_trim is not cheap: it advises every free page of every arena, holding
+// each arena's lock (13 ms at the median at 20 MiB in the soak), and trimming
+// on every 2 MiB of growth cut a 1M-line ingest from 38K to 24K lines/s (one
+// run each). So the threshold grows with the memory, and a trim that took t is
 // followed by none for kTrimPauseFactor * t: at most 1% of a core.
 class MemoryTrimmer {
  public:
@@ -294,19 +294,25 @@ class MemoryTrimmer {
   }
 
   void Loop() {
-    std::optional<uint64_t> trimmed_at_bytes;
+    // Growth counts from the lowest point since the last trim: memory that
+    // went back to the system by itself (a freed mmap block, a memtable
+    // flushed) must not hide the growth after it.
+    std::optional<uint64_t> low_bytes;
     absl::MutexLock lock(&mu_);
     while (!stop_) {
       absl::Duration pause = kTrimCheckInterval;
-      if (!trimmed_at_bytes.has_value() ||
-          AnonymousBytes() >
-              *trimmed_at_bytes +
-                  std::max(kTrimGrowthBytesMin,
-                           *trimmed_at_bytes / kTrimGrowthDivisor)) {
+      const uint64_t anonymous_bytes = AnonymousBytes();
+      if (low_bytes.has_value()) {
+        low_bytes = std::min(*low_bytes, anonymous_bytes);
+      }
+      if (!low_bytes.has_value() ||
+          anonymous_bytes >
+              *low_bytes + std::max(kTrimGrowthBytesMin,
+                                    *low_bytes / kTrimGrowthDivisor)) {
         const absl::Time start = absl::Now();
         malloc_trim(0);
         pause = std::max(pause, kTrimPauseFactor * (absl::Now() - start));
-        trimmed_at_bytes = AnonymousBytes();
+        low_bytes = AnonymousBytes();
       }
       mu_.AwaitWithTimeout(absl::Condition(&stop_), pause);
     }
