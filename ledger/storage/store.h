@@ -99,6 +99,12 @@ class Store {
   // Syncs every WAL file written so far.
   absl::Status SyncWal();
 
+  // Memory held by the readers of the table files, summed over the
+  // families: whatever of theirs is not kept in the block cache. Their
+  // indexes and filters are (FamilyOptions), so this stays small however
+  // large the ledger grows.
+  uint64_t TableReadersBytes() const;
+
   // Reads every block of every file and checks its checksum, then every
   // table file whole against the CRC32C the MANIFEST keeps for it.
   absl::Status VerifyChecksums() const;
