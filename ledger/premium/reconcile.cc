@@ -113,18 +113,27 @@ absl::StatusOr<int64_t> Difference(Int128 exact, absl::string_view what) {
 // ---------------------------------------------------------------------------
 // Facts kept per account: only what the rules read.
 
+// Purchases and payments are kept all season (a few per brand and supplier
+// a week, but they add up: in the soak test they were most of what grew), so
+// each is 24 bytes. A purchase's invoice id is read back from the log for
+// the rare finding that names it.
 struct PurchaseFact {
   uint64_t seq = 0;
-  Day date;
   int64_t premium_micros = 0;
-  std::string invoice_id;
+  int32_t day_number = 0;  // DayNumber of the purchase date.
+
+  Day date() const { return DayOfNumber(day_number); }
 };
+static_assert(sizeof(PurchaseFact) == 24);
 
 struct PaymentFact {
   uint64_t seq = 0;
-  Day date;
   int64_t amount_micros = 0;
+  int32_t day_number = 0;  // DayNumber of the payment date.
+
+  Day date() const { return DayOfNumber(day_number); }
 };
+static_assert(sizeof(PaymentFact) == 24);
 
 // A payroll line as a pay period's rules read it back from the log: held
 // only while the period's findings are computed.
@@ -460,6 +469,9 @@ class Reconciler::State {
   absl::StatusOr<std::vector<LineFact>> ReadLines(const ProgramState& program,
                                                   const PeriodGroup& period,
                                                   Day as_of) const;
+  // The invoice id of the purchase applied at `seq`, read back from the log:
+  // DataLoss if the log holds something else there.
+  absl::StatusOr<std::string> InvoiceIdOf(uint64_t seq) const;
 
   Discrepancy NewDiscrepancy(const ProgramState& program,
                              DiscrepancyKey key) const;
@@ -610,12 +622,10 @@ absl::Status Reconciler::State::ApplyPurchase(uint64_t seq,
   if (!date.ok()) return date.status();
   PairAccount& pair =
       Pair(**program, purchase->brand_id(), purchase->supplier_id());
-  pair.purchases.push_back(PurchaseFact{
-      .seq = seq,
-      .date = *date,
-      .premium_micros = purchase->premium_micros(),
-      .invoice_id = purchase->invoice_id(),
-  });
+  pair.purchases.push_back(
+      PurchaseFact{.seq = seq,
+                   .premium_micros = purchase->premium_micros(),
+                   .day_number = DayNumber(*date)});
   pair.cache.stale = true;
   Supplier(**program, purchase->supplier_id()).cache.stale = true;
   return absl::OkStatus();
@@ -633,8 +643,9 @@ absl::Status Reconciler::State::ApplyPayment(uint64_t seq,
   if (!date.ok()) return date.status();
   PairAccount& pair =
       Pair(**program, payment->brand_id(), payment->supplier_id());
-  pair.payments.push_back(PaymentFact{
-      .seq = seq, .date = *date, .amount_micros = payment->amount_micros()});
+  pair.payments.push_back(PaymentFact{.seq = seq,
+                                      .amount_micros = payment->amount_micros(),
+                                      .day_number = DayNumber(*date)});
   pair.cache.stale = true;
   Supplier(**program, payment->supplier_id()).cache.stale = true;
   return absl::OkStatus();
@@ -992,24 +1003,24 @@ absl::StatusOr<Findings> Reconciler::State::PairFindings(
   std::vector<Step> owed_steps;  // Overpayment: paid vs owed when bought.
   std::vector<uint64_t> evidence_seqs;
   for (const PurchaseFact& purchase : pair.purchases) {
-    if (purchase.date > as_of) continue;
+    if (purchase.date() > as_of) continue;
     evidence_seqs.push_back(purchase.seq);
     owed_steps.push_back(
-        Step{.day = purchase.date, .actual_delta = purchase.premium_micros});
-    const Day due =
-        purchase.date + program.VersionOn(purchase.date).payment_terms_days();
+        Step{.day = purchase.date(), .actual_delta = purchase.premium_micros});
+    const Day due = purchase.date() +
+                    program.VersionOn(purchase.date()).payment_terms_days();
     if (due <= as_of) {
       due_steps.push_back(
           Step{.day = due, .expected_delta = purchase.premium_micros});
     }
   }
   for (const PaymentFact& payment : pair.payments) {
-    if (payment.date > as_of) continue;
+    if (payment.date() > as_of) continue;
     evidence_seqs.push_back(payment.seq);
     due_steps.push_back(
-        Step{.day = payment.date, .actual_delta = payment.amount_micros});
+        Step{.day = payment.date(), .actual_delta = payment.amount_micros});
     owed_steps.push_back(
-        Step{.day = payment.date, .expected_delta = payment.amount_micros});
+        Step{.day = payment.date(), .expected_delta = payment.amount_micros});
   }
   const SeqRuns evidence = SeqRuns::FromSeqs(std::move(evidence_seqs));
 
@@ -1076,11 +1087,11 @@ absl::StatusOr<Findings> Reconciler::State::SupplierFindings(
   std::vector<SeqRuns::Run> evidence_runs;
   for (const PairAccount* pair : supplier.pairs) {
     for (const PaymentFact& payment : pair->payments) {
-      if (payment.date > as_of) continue;
+      if (payment.date() > as_of) continue;
       evidence_runs.push_back(
           SeqRuns::Run{.first_seq = payment.seq, .count = 1});
-      const pb::ProgramVersion& version = program.VersionOn(payment.date);
-      const Day due = payment.date + version.distribution_deadline_days();
+      const pb::ProgramVersion& version = program.VersionOn(payment.date());
+      const Day due = payment.date() + version.distribution_deadline_days();
       if (due > as_of) continue;
       absl::StatusOr<int64_t> worker_portion =
           WorkerPortionMicros(version, payment.amount_micros);
@@ -1140,19 +1151,21 @@ absl::StatusOr<Findings> Reconciler::State::SupplierFindings(
 
   for (const PairAccount* pair : supplier.pairs) {
     for (const PurchaseFact& purchase : pair->purchases) {
-      if (purchase.date > as_of) continue;
+      if (purchase.date() > as_of) continue;
       const SuspensionPeriod* suspension =
-          supplier.standing.SuspendedOn(purchase.date);
+          supplier.standing.SuspendedOn(purchase.date());
       if (suspension == nullptr) continue;
+      absl::StatusOr<std::string> invoice_id = InvoiceIdOf(purchase.seq);
+      if (!invoice_id.ok()) return invoice_id.status();
       Discrepancy d = NewDiscrepancy(
           program, DiscrepancyKey{
                        .type = DiscrepancyType::kPurchaseFromSuspendedSupplier,
                        .program_id = program.program_id,
                        .brand_id = pair->brand_id,
                        .supplier_id = supplier.supplier_id,
-                       .invoice_id = purchase.invoice_id});
-      d.period_start = purchase.date;
-      d.period_end = purchase.date;
+                       .invoice_id = *std::move(invoice_id)});
+      d.period_start = purchase.date();
+      d.period_end = purchase.date();
       d.actual_micros = purchase.premium_micros;
       absl::StatusOr<int64_t> diff =
           Difference(purchase.premium_micros, "difference");
@@ -1181,6 +1194,20 @@ struct WorkerTally {
 };
 
 }  // namespace
+
+absl::StatusOr<std::string> Reconciler::State::InvoiceIdOf(uint64_t seq) const {
+  absl::StatusOr<pb::Entry> entry = log_->Read(seq);
+  if (!entry.ok()) return entry.status();
+  if (entry->seq() != seq || entry->kind() != kPurchaseReportKind) {
+    return absl::DataLossError(absl::StrCat(
+        "entry ", seq, " was applied as a purchase and reads back as ",
+        entry->kind(), " at seq ", entry->seq()));
+  }
+  absl::StatusOr<pb::PurchaseReport> purchase =
+      ParsePayload<pb::PurchaseReport>(seq, *entry);
+  if (!purchase.ok()) return purchase.status();
+  return purchase->invoice_id();
+}
 
 absl::StatusOr<std::vector<LineFact>> Reconciler::State::ReadLines(
     const ProgramState& program, const PeriodGroup& period, Day as_of) const {
@@ -1575,17 +1602,17 @@ absl::StatusOr<Summary> Reconciler::State::Summarize(
       for (const PairAccount* pair : supplier->pairs) {
         Tally& brand_tally = by_brand[pair->brand_id];
         for (const PurchaseFact& purchase : pair->purchases) {
-          if (purchase.date > as_of) continue;
+          if (purchase.date() > as_of) continue;
           supplier_tally.owed += purchase.premium_micros;
           brand_tally.owed += purchase.premium_micros;
         }
         for (const PaymentFact& payment : pair->payments) {
-          if (payment.date > as_of) continue;
+          if (payment.date() > as_of) continue;
           absl::StatusOr<int64_t> portion = WorkerPortionMicros(
-              program->VersionOn(payment.date), payment.amount_micros);
+              program->VersionOn(payment.date()), payment.amount_micros);
           if (!portion.ok()) return portion.status();
           payments.push_back(
-              Dated{payment.date, payment.seq,
+              Dated{payment.date(), payment.seq,
                     MatchedPayment{.pair = pair,
                                    .amount_micros = payment.amount_micros,
                                    .worker_portion_micros = *portion}});

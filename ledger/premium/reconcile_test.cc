@@ -2472,6 +2472,42 @@ TEST_F(ReadBackTest, ALineTheLogNoLongerHoldsAsAppliedIsDataLoss) {
   }
 }
 
+// A purchase keeps no invoice id in memory: the finding that names it reads
+// it back, and refuses a log that no longer holds that purchase there.
+TEST_F(ReadBackTest, ASuspendedSuppliersPurchaseReadsItsInvoiceBack) {
+  Suspend(kSunny, Jan(10));
+  const uint64_t purchase =
+      Purchase(kAcme, "inv-7", kSunny, Jan(12), Dollars(25));
+  CatchUp();
+  absl::StatusOr<std::vector<Finding>> findings =
+      observed_.Reconcile(Query(Jan(31)));
+  ASSERT_THAT(findings, IsOk());
+  std::vector<std::string> invoices;
+  for (const Finding& finding : *findings) {
+    if (finding.discrepancy->type == kPurchaseFromSuspendedSupplier) {
+      invoices.push_back(finding.discrepancy->invoice_id);
+    }
+  }
+  EXPECT_THAT(invoices, ElementsAre("inv-7"));
+
+  const pb::Entry applied = log_[purchase];
+  for (const auto& rewrite : std::vector<std::function<void(pb::Entry&)>>{
+           [](pb::Entry& e) { e.set_kind(kPayrollLineKind); },
+           [](pb::Entry& e) { e.set_seq(e.seq() + 1); },
+           [](pb::Entry& e) { e.set_payload("\xff\xff"); },
+       }) {
+    rewrite(log_[purchase]);
+    // A new as-of date makes the supplier's findings be computed again.
+    findings = observed_.Reconcile(Query(Jan(30)));
+    EXPECT_THAT(
+        findings,
+        StatusIs(absl::StatusCode::kDataLoss,
+                 ::testing::HasSubstr(absl::StrCat("entry ", purchase))));
+    log_[purchase] = applied;
+    EXPECT_THAT(observed_.Reconcile(Query(Jan(29))), IsOk());
+  }
+}
+
 TEST_F(ReadBackTest, ALogThatFailsFailsTheCallAndChangesNothing) {
   const uint64_t line = Line(kSunny, "w1", Week(1), Hours(40), Dollars(20));
   Line(kSunny, "w1", Week(1), Hours(40), Dollars(20));
