@@ -8,24 +8,26 @@
 // run prints the figures; the CI run (1 minute) does not hold premiumd to
 // the bound.
 //
-// Not met. In 1,800 s (420K entries, 2026-12-03) the peaks grew 19.5% and
-// the lowest RSS 18.7%, about 26 bytes per appended entry. In 600 s (142K
-// entries, 2.0M lookups, 1,030 reconciles, 2026-12-03) the peak went 48.6
-// -> 55.3 MiB (+13.7%) and the lowest RSS 42.6 -> 45.3 MiB (+6.2%); with
-// premiumd trimming glibc's free memory on every 2 MiB of growth (too costly at
-// a million lines, see MemoryTrimmer) a run gave +9.1%. The file part is flat
-// (28.5 MiB, premiumd's binaries: table files are read without mmap); the
-// anonymous part grows, 20.1 -> 26.8 MiB at the peaks, with the ledger and by
-// design: the evidence of a supplier's UNDISTRIBUTED_PREMIUM or
-// LATE_DISTRIBUTION lists every payroll line it counts (DESIGN section 7),
-// cached and built into every reconcile's response again, and RocksDB keeps
-// each table's index and filter beside its reader. By the measure used until
-// 2026-12-03 (one sample at the end of the warm-up against the highest of all
-// after it, which counts a reconcile's momentary swing as growth; +14% for a
-// run like the one above): +33% before premiumd gave glibc's free pages back
-// (see MemoryTrimmer in premiumd.cc), +69% when the reconciliation kept ~70
-// bytes of facts per payroll line and table files were mapped, +144%
-// before premiumd fixed glibc's mmap threshold.
+// Not reliably met. In 1,800 s on 2026-12-03 (evening; 412K entries, 4.0M
+// lookups, 2,361 reconciles) the peaks grew 10.7% (51.2 -> 56.7 MiB) and
+// the lowest RSS 5.6%, about 8 bytes per appended entry; the same build with
+// a CI run beside it (fewer lookups) gave +0.8% and +4.9%. Earlier the same
+// day: +19.5% and +18.7% (26 bytes per entry). What went in between: the
+// tables' indexes and filters moved into the block cache (they grew beside
+// the table readers, about 4% of the table files), purchases and payments
+// kept in 24 bytes instead of 64 and 32, evidence kept and sent as runs of
+// seqs, and the trimmer counting growth from its lowest point. The file
+// part is flat (28.5 MiB, premiumd's binaries: table files are read without
+// mmap). What still grows is anonymous: the reconciliation's facts of
+// purchases and payments (kept by design, 24 bytes each) and free memory
+// that glibc keeps in its arenas between trims (see MemoryTrimmer in
+// premiumd.cc). In 600 s runs the peaks vary by run from +8% to +16%. By
+// the measure used until 2026-12-03 (one sample at the end of the warm-up
+// against the highest of all after it, which counts a reconcile's momentary
+// swing as growth): +33% before premiumd gave glibc's free pages back, +69%
+// when the reconciliation kept ~70 bytes of facts per payroll line and
+// table files were mapped, +144% before premiumd fixed glibc's mmap
+// threshold.
 //
 // Uploads are paced (kRoundPause): the point is hours of steady use, not
 // throughput, which tests/bench measures; the ledger still grows all along.
