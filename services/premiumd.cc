@@ -60,6 +60,9 @@ constexpr absl::Duration kTrimCheckInterval = absl::Seconds(1);
 constexpr int kTrimPauseFactor = 100;
 // See main.
 constexpr int kMmapThresholdBytes = 128 << 10;
+int ArenasMax() {
+  return static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+}
 
 struct ServeFlags {
   std::string data_dir;
@@ -534,6 +537,14 @@ int main(int argc, char** argv) {
   // another allocator (a sanitizer's, one preloaded) this is a no-op that
   // returns 0, and rightly ignored: the setting is about glibc's arenas.
   (void)mallopt(M_MMAP_THRESHOLD, premium::kMmapThresholdBytes);
+  // glibc gives a thread that finds an arena busy another one, up to 8 per
+  // core, and each arena keeps the memory freed in it. premiumd has many
+  // threads (gRPC's pollers and handlers, RocksDB's), so its free memory
+  // spreads over up to 16 arenas on 2 cores. One arena per core (at least
+  // 2): in the 30-minute soak, anonymous memory at 17.6 MiB after the
+  // warm-up instead of about 22, and the lowest RSS growing by 2.2% instead
+  // of 5.6% (one run each, on different days).
+  (void)mallopt(M_ARENA_MAX, premium::ArenasMax());
   // Debian builds Abseil without NDEBUG, so by default every absl::Mutex
   // lock and unlock, premiumd's and gRPC's, also updates a process-wide
   // lock-order graph under one global lock, looking for deadlock cycles

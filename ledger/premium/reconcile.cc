@@ -113,18 +113,23 @@ absl::StatusOr<int64_t> Difference(Int128 exact, absl::string_view what) {
 // ---------------------------------------------------------------------------
 // Facts kept per account: only what the rules read.
 
-// Purchases and payments are kept all season (a few per brand and supplier
-// a week, but they add up: in the soak test they were most of what grew), so
-// each is 24 bytes. A purchase's invoice id is read back from the log for
-// the rare finding that names it.
-struct PurchaseFact {
-  uint64_t seq = 0;
-  int64_t premium_micros = 0;
+// A pair's purchases dated one day. The balance rules and the outcomes need
+// only what was owed per purchase date, so purchases are kept per day, not
+// per purchase: a brand reporting every day for years keeps a sum and a few
+// runs of seqs a day, however many invoices (in the soak test purchases kept
+// one by one were most of what grew). The one finding that names a purchase
+// (PURCHASE_FROM_SUSPENDED_SUPPLIER) reads it back from the log.
+struct PurchaseDay {
   int32_t day_number = 0;  // DayNumber of the purchase date.
+  Int128 premium_micros = 0;
+  SeqRuns seqs;
 
   Day date() const { return DayOfNumber(day_number); }
 };
-static_assert(sizeof(PurchaseFact) == 24);
+
+// Payments are kept one by one: outcomes match each against paychecks and
+// count its days to them. A few per brand and supplier a month, 24 bytes
+// each.
 
 struct PaymentFact {
   uint64_t seq = 0;
@@ -171,9 +176,37 @@ struct Cache {
 struct PairAccount {  // program, brand, supplier
   std::string brand_id;
   std::string supplier_id;
-  std::vector<PurchaseFact> purchases;
+  // Ascending by day.
+  std::vector<PurchaseDay> purchase_days;
   std::vector<PaymentFact> payments;
   Cache cache;
+
+  // The day's purchases, or nullptr if there are none.
+  PurchaseDay* PurchasesOn(int32_t day_number) {
+    auto it = FirstPurchaseDayFrom(day_number);
+    return it != purchase_days.end() && it->day_number == day_number ? &*it
+                                                                     : nullptr;
+  }
+  void AddPurchase(uint64_t seq, int32_t day_number, int64_t premium_micros) {
+    auto it = FirstPurchaseDayFrom(day_number);
+    if (it == purchase_days.end() || it->day_number != day_number) {
+      it = purchase_days.insert(it, PurchaseDay{.day_number = day_number});
+    }
+    it->premium_micros += premium_micros;
+    it->seqs.Append(seq);
+  }
+  void ErasePurchaseDay(int32_t day_number) {
+    auto it = FirstPurchaseDayFrom(day_number);
+    assert(it != purchase_days.end() && it->day_number == day_number);
+    purchase_days.erase(it);
+  }
+
+ private:
+  std::vector<PurchaseDay>::iterator FirstPurchaseDayFrom(int32_t day_number) {
+    return std::lower_bound(
+        purchase_days.begin(), purchase_days.end(), day_number,
+        [](const PurchaseDay& day, int32_t n) { return day.day_number < n; });
+  }
 };
 
 struct PeriodGroup;
@@ -469,9 +502,12 @@ class Reconciler::State {
   absl::StatusOr<std::vector<LineFact>> ReadLines(const ProgramState& program,
                                                   const PeriodGroup& period,
                                                   Day as_of) const;
-  // The invoice id of the purchase applied at `seq`, read back from the log:
-  // DataLoss if the log holds something else there.
-  absl::StatusOr<std::string> InvoiceIdOf(uint64_t seq) const;
+  // The purchase applied at `seq` as one of `pair`'s on `day`, read back
+  // from the log: DataLoss if the log holds something else there.
+  absl::StatusOr<pb::PurchaseReport> PurchaseAt(uint64_t seq,
+                                                const ProgramState& program,
+                                                const PairAccount& pair,
+                                                const PurchaseDay& day) const;
 
   Discrepancy NewDiscrepancy(const ProgramState& program,
                              DiscrepancyKey key) const;
@@ -622,10 +658,7 @@ absl::Status Reconciler::State::ApplyPurchase(uint64_t seq,
   if (!date.ok()) return date.status();
   PairAccount& pair =
       Pair(**program, purchase->brand_id(), purchase->supplier_id());
-  pair.purchases.push_back(
-      PurchaseFact{.seq = seq,
-                   .premium_micros = purchase->premium_micros(),
-                   .day_number = DayNumber(*date)});
+  pair.AddPurchase(seq, DayNumber(*date), purchase->premium_micros());
   pair.cache.stale = true;
   Supplier(**program, purchase->supplier_id()).cache.stale = true;
   return absl::OkStatus();
@@ -870,13 +903,21 @@ absl::Status Reconciler::State::ApplyReversal(uint64_t seq,
     std::string program_id;
     std::string brand_id;
     std::string supplier_id;
+    // Of a purchase: its day and premium, to take out of the day's sum.
+    int32_t day_number = 0;
+    int64_t premium_micros = 0;
     if (kind == kPurchaseReportKind) {
       absl::StatusOr<pb::PurchaseReport> purchase =
           ParsePayload<pb::PurchaseReport>(target, *reversed);
       if (!purchase.ok()) return purchase.status();
+      absl::StatusOr<Day> date =
+          RecordDate(target, "purchase_date", purchase->purchase_date());
+      if (!date.ok()) return date.status();
       program_id = purchase->program_id();
       brand_id = purchase->brand_id();
       supplier_id = purchase->supplier_id();
+      day_number = DayNumber(*date);
+      premium_micros = purchase->premium_micros();
     } else {
       absl::StatusOr<pb::PremiumPayment> payment =
           ParsePayload<pb::PremiumPayment>(target, *reversed);
@@ -887,13 +928,29 @@ absl::Status Reconciler::State::ApplyReversal(uint64_t seq,
     }
     absl::StatusOr<ProgramState*> program = KnownProgram(target, program_id);
     if (!program.ok()) return program.status();
-    auto pair = (*program)->pairs.find(PairKeyOf(brand_id, supplier_id));
-    if (pair == (*program)->pairs.end()) return missing();
-    const bool erased = kind == kPurchaseReportKind
-                            ? EraseSeq(pair->second->purchases, target)
-                            : EraseSeq(pair->second->payments, target);
-    if (!erased) return missing();
-    pair->second->cache.stale = true;
+    auto it = (*program)->pairs.find(PairKeyOf(brand_id, supplier_id));
+    if (it == (*program)->pairs.end()) return missing();
+    PairAccount& pair = *it->second;
+    if (kind == kPurchaseReportKind) {
+      PurchaseDay* day = pair.PurchasesOn(day_number);
+      if (day == nullptr || !day->seqs.Contains(target)) return missing();
+      if (day->seqs.size() == 1) {
+        // The day's last purchase: what was added must all come out again.
+        if (day->premium_micros != premium_micros) {
+          return absl::DataLossError(absl::StrCat(
+              "entry ", seq, ": reverses entry ", target,
+              ", which reads back with another premium than it was applied "
+              "with"));
+        }
+        pair.ErasePurchaseDay(day_number);
+      } else {
+        day->premium_micros -= premium_micros;
+        day->seqs.Erase(target);
+      }
+    } else if (!EraseSeq(pair.payments, target)) {
+      return missing();
+    }
+    pair.cache.stale = true;
     Supplier(**program, supplier_id).cache.stale = true;
     return absl::OkStatus();
   }
@@ -1001,28 +1058,29 @@ absl::StatusOr<Findings> Reconciler::State::PairFindings(
   const int64_t tolerance_micros = program.VersionOn(as_of).tolerance_micros();
   std::vector<Step> due_steps;   // Shortfall: owed when due vs paid.
   std::vector<Step> owed_steps;  // Overpayment: paid vs owed when bought.
-  std::vector<uint64_t> evidence_seqs;
-  for (const PurchaseFact& purchase : pair.purchases) {
-    if (purchase.date() > as_of) continue;
-    evidence_seqs.push_back(purchase.seq);
+  std::vector<SeqRuns::Run> evidence_runs;
+  for (const PurchaseDay& day : pair.purchase_days) {
+    if (day.date() > as_of) break;
+    evidence_runs.insert(evidence_runs.end(), day.seqs.runs().begin(),
+                         day.seqs.runs().end());
     owed_steps.push_back(
-        Step{.day = purchase.date(), .actual_delta = purchase.premium_micros});
-    const Day due = purchase.date() +
-                    program.VersionOn(purchase.date()).payment_terms_days();
+        Step{.day = day.date(), .actual_delta = day.premium_micros});
+    const Day due =
+        day.date() + program.VersionOn(day.date()).payment_terms_days();
     if (due <= as_of) {
       due_steps.push_back(
-          Step{.day = due, .expected_delta = purchase.premium_micros});
+          Step{.day = due, .expected_delta = day.premium_micros});
     }
   }
   for (const PaymentFact& payment : pair.payments) {
     if (payment.date() > as_of) continue;
-    evidence_seqs.push_back(payment.seq);
+    evidence_runs.push_back({.first_seq = payment.seq, .count = 1});
     due_steps.push_back(
         Step{.day = payment.date(), .actual_delta = payment.amount_micros});
     owed_steps.push_back(
         Step{.day = payment.date(), .expected_delta = payment.amount_micros});
   }
-  const SeqRuns evidence = SeqRuns::FromSeqs(std::move(evidence_seqs));
+  const SeqRuns evidence = SeqRuns::FromRuns(std::move(evidence_runs));
 
   Findings findings;
   const auto add = [&](DiscrepancyType type, std::optional<Day> began,
@@ -1150,34 +1208,45 @@ absl::StatusOr<Findings> Reconciler::State::SupplierFindings(
   }
 
   for (const PairAccount* pair : supplier.pairs) {
-    for (const PurchaseFact& purchase : pair->purchases) {
-      if (purchase.date() > as_of) continue;
+    for (const PurchaseDay& day : pair->purchase_days) {
+      if (day.date() > as_of) break;
       const SuspensionPeriod* suspension =
-          supplier.standing.SuspendedOn(purchase.date());
+          supplier.standing.SuspendedOn(day.date());
       if (suspension == nullptr) continue;
-      absl::StatusOr<std::string> invoice_id = InvoiceIdOf(purchase.seq);
-      if (!invoice_id.ok()) return invoice_id.status();
-      Discrepancy d = NewDiscrepancy(
-          program, DiscrepancyKey{
-                       .type = DiscrepancyType::kPurchaseFromSuspendedSupplier,
-                       .program_id = program.program_id,
-                       .brand_id = pair->brand_id,
-                       .supplier_id = supplier.supplier_id,
-                       .invoice_id = *std::move(invoice_id)});
-      d.period_start = purchase.date();
-      d.period_end = purchase.date();
-      d.actual_micros = purchase.premium_micros;
-      absl::StatusOr<int64_t> diff =
-          Difference(purchase.premium_micros, "difference");
-      if (!diff.ok()) return diff.status();
-      d.difference_micros = *diff;
-      std::vector<uint64_t> evidence_seqs = {purchase.seq,
-                                             suspension->suspension_seq};
-      if (suspension->reinstatement_seq != 0) {
-        evidence_seqs.push_back(suspension->reinstatement_seq);
+      Int128 day_premium_micros = 0;
+      for (const uint64_t seq : day.seqs) {
+        absl::StatusOr<pb::PurchaseReport> purchase =
+            PurchaseAt(seq, program, *pair, day);
+        if (!purchase.ok()) return purchase.status();
+        day_premium_micros += purchase->premium_micros();
+        Discrepancy d = NewDiscrepancy(
+            program,
+            DiscrepancyKey{
+                .type = DiscrepancyType::kPurchaseFromSuspendedSupplier,
+                .program_id = program.program_id,
+                .brand_id = pair->brand_id,
+                .supplier_id = supplier.supplier_id,
+                .invoice_id = std::move(*purchase->mutable_invoice_id())});
+        d.period_start = day.date();
+        d.period_end = day.date();
+        d.actual_micros = purchase->premium_micros();
+        absl::StatusOr<int64_t> diff =
+            Difference(purchase->premium_micros(), "difference");
+        if (!diff.ok()) return diff.status();
+        d.difference_micros = *diff;
+        std::vector<uint64_t> evidence_seqs = {seq, suspension->suspension_seq};
+        if (suspension->reinstatement_seq != 0) {
+          evidence_seqs.push_back(suspension->reinstatement_seq);
+        }
+        d.evidence = SeqRuns::FromSeqs(std::move(evidence_seqs));
+        findings.push_back(std::make_shared<const Discrepancy>(std::move(d)));
       }
-      d.evidence = SeqRuns::FromSeqs(std::move(evidence_seqs));
-      findings.push_back(std::make_shared<const Discrepancy>(std::move(d)));
+      if (day_premium_micros != day.premium_micros) {
+        return absl::DataLossError(absl::StrCat(
+            "the purchases of ", pair->brand_id, " from ", pair->supplier_id,
+            " dated ", FormatDate(day.date()),
+            " read back with other premiums than they were applied with"));
+      }
     }
   }
   return findings;
@@ -1195,18 +1264,29 @@ struct WorkerTally {
 
 }  // namespace
 
-absl::StatusOr<std::string> Reconciler::State::InvoiceIdOf(uint64_t seq) const {
+absl::StatusOr<pb::PurchaseReport> Reconciler::State::PurchaseAt(
+    uint64_t seq, const ProgramState& program, const PairAccount& pair,
+    const PurchaseDay& day) const {
   absl::StatusOr<pb::Entry> entry = log_->Read(seq);
   if (!entry.ok()) return entry.status();
-  if (entry->seq() != seq || entry->kind() != kPurchaseReportKind) {
+  const auto changed = [&](absl::string_view what) {
     return absl::DataLossError(absl::StrCat(
-        "entry ", seq, " was applied as a purchase and reads back as ",
-        entry->kind(), " at seq ", entry->seq()));
-  }
+        "entry ", seq, " was applied as a purchase of ", pair.brand_id,
+        " from ", pair.supplier_id, " in ", program.program_id, " dated ",
+        FormatDate(day.date()), " and reads back with another ", what));
+  };
+  if (entry->seq() != seq) return changed("seq");
+  if (entry->kind() != kPurchaseReportKind) return changed("kind");
   absl::StatusOr<pb::PurchaseReport> purchase =
       ParsePayload<pb::PurchaseReport>(seq, *entry);
   if (!purchase.ok()) return purchase.status();
-  return purchase->invoice_id();
+  if (purchase->program_id() != program.program_id) return changed("program");
+  if (purchase->brand_id() != pair.brand_id) return changed("brand");
+  if (purchase->supplier_id() != pair.supplier_id) return changed("supplier");
+  absl::StatusOr<Day> date =
+      RecordDate(seq, "purchase_date", purchase->purchase_date());
+  if (!date.ok() || *date != day.date()) return changed("date");
+  return purchase;
 }
 
 absl::StatusOr<std::vector<LineFact>> Reconciler::State::ReadLines(
@@ -1601,10 +1681,10 @@ absl::StatusOr<Summary> Reconciler::State::Summarize(
       std::vector<Dated> payments;
       for (const PairAccount* pair : supplier->pairs) {
         Tally& brand_tally = by_brand[pair->brand_id];
-        for (const PurchaseFact& purchase : pair->purchases) {
-          if (purchase.date() > as_of) continue;
-          supplier_tally.owed += purchase.premium_micros;
-          brand_tally.owed += purchase.premium_micros;
+        for (const PurchaseDay& day : pair->purchase_days) {
+          if (day.date() > as_of) break;
+          supplier_tally.owed += day.premium_micros;
+          brand_tally.owed += day.premium_micros;
         }
         for (const PaymentFact& payment : pair->payments) {
           if (payment.date() > as_of) continue;

@@ -16,9 +16,11 @@
 // they are (SeqRuns: a run of consecutive seqs per upload, not a fact per
 // line), and its own rules (duplicates, premium without hours, allocation
 // skew) read its lines back from the EntryLog when its findings are
-// recomputed, except while the period is being applied. Purchases,
-// payments, disputes and resolutions, a few per brand or worker and season,
-// are kept. Evidence is SeqRuns too: a supplier's UNDISTRIBUTED_PREMIUM or
+// recomputed, except while the period is being applied. Purchases are kept
+// as a sum per brand, supplier and purchase date, with their seqs as
+// SeqRuns (the one finding that names a purchase reads it back). Payments,
+// disputes and resolutions, a few per brand or worker and season, are kept
+// one by one. Evidence is SeqRuns too: a supplier's UNDISTRIBUTED_PREMIUM or
 // LATE_DISTRIBUTION names every payroll line it counts, in a few runs per
 // upload.
 //

@@ -49,8 +49,10 @@ namespace {
 namespace pb = ::wsr::premium::v1;
 
 using ::premium::testing::IsOk;
+using ::premium::testing::IsOkAndHolds;
 using ::premium::testing::StatusIs;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::IsSupersetOf;
 using ::testing::Not;
@@ -1609,6 +1611,50 @@ TEST_F(ReconcilerTest, ReversingThePurchaseFromASuspendedSupplierClearsIt) {
   EXPECT_THAT(FindingsOfType(Feb(28), kBrandUnderpaid), IsEmpty());
 }
 
+// Purchases are kept as one sum per pair and day: reversing some of a day's
+// purchases takes out exactly theirs, evidence still names the rest, and
+// the owed figures follow.
+TEST_F(ReconcilerTest, ReversingSomeOfADaysPurchasesTakesOutOnlyThem) {
+  const uint64_t first = Purchase(kAcme, "inv-1", kSunny, Jan(5), Dollars(100));
+  // Another pair the same day, below the tolerance.
+  Purchase(kBravo, "inv-1", kSunny, Jan(5), Cents(50));
+  const uint64_t second = Purchase(kAcme, "inv-2", kSunny, Jan(5), Dollars(30));
+  const uint64_t later = Purchase(kAcme, "inv-3", kSunny, Jan(6), Dollars(20));
+  const auto expect_underpaid = [&](absl::CivilDay since, int64_t owed_micros,
+                                    std::vector<uint64_t> evidence) {
+    const std::vector<Finding> findings =
+        FindingsOfType(Feb(1), kBrandUnderpaid);
+    ASSERT_EQ(findings.size(), 1u);
+    EXPECT_EQ(findings[0].discrepancy->brand_id, kAcme);
+    EXPECT_EQ(findings[0].discrepancy->period_start, since);
+    EXPECT_EQ(findings[0].discrepancy->expected_micros, owed_micros);
+    EXPECT_EQ(findings[0].discrepancy->difference_micros, owed_micros);
+    EXPECT_EQ(Seqs(findings[0].discrepancy->evidence), evidence);
+    const Summary summary = Summarize("", Feb(1));
+    ASSERT_EQ(summary.brands.size(), 2u);
+    EXPECT_EQ(summary.brands[0].owed_micros, owed_micros);
+    EXPECT_EQ(summary.brands[1].owed_micros, Cents(50));
+    ASSERT_EQ(summary.programs.size(), 1u);
+    EXPECT_EQ(summary.programs[0].owed_micros, owed_micros + Cents(50));
+    EXPECT_EQ(Describe(reconciler_.Reconcile(Query(Feb(1))).value()),
+              FromScratch(log_.size(), Query(Feb(1))));
+  };
+  // Due Jan 19 and Jan 20.
+  expect_underpaid(Jan(19), Dollars(150), {first, second, later});
+  Reverse(second);
+  expect_underpaid(Jan(19), Dollars(120), {first, later});
+  Reverse(first);
+  expect_underpaid(Jan(20), Dollars(20), {later});
+  // A purchase can be withdrawn once.
+  pb::Reversal again;
+  again.set_reversed_seq(first);
+  again.set_reason("twice");
+  EXPECT_THAT(TryAppend(kReversalKind, again.SerializeAsString()),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       ::testing::HasSubstr("which was not applied")));
+  expect_underpaid(Jan(20), Dollars(20), {later});
+}
+
 // ---------------------------------------------------------------------------
 // WORKER_DISPUTE.
 
@@ -2472,40 +2518,94 @@ TEST_F(ReadBackTest, ALineTheLogNoLongerHoldsAsAppliedIsDataLoss) {
   }
 }
 
-// A purchase keeps no invoice id in memory: the finding that names it reads
-// it back, and refuses a log that no longer holds that purchase there.
-TEST_F(ReadBackTest, ASuspendedSuppliersPurchaseReadsItsInvoiceBack) {
+// Purchases are kept as a sum per day: the finding that names each one
+// reads it back, and refuses a log that no longer holds that purchase
+// there.
+TEST_F(ReadBackTest, ASuspendedSuppliersPurchasesAreReadBack) {
   Suspend(kSunny, Jan(10));
   const uint64_t purchase =
       Purchase(kAcme, "inv-7", kSunny, Jan(12), Dollars(25));
+  Purchase(kAcme, "inv-8", kSunny, Jan(12), Dollars(5));
+  Purchase(kAcme, "inv-9", kSunny, Jan(13), Dollars(1));
   CatchUp();
-  absl::StatusOr<std::vector<Finding>> findings =
-      observed_.Reconcile(Query(Jan(31)));
-  ASSERT_THAT(findings, IsOk());
-  std::vector<std::string> invoices;
-  for (const Finding& finding : *findings) {
-    if (finding.discrepancy->type == kPurchaseFromSuspendedSupplier) {
-      invoices.push_back(finding.discrepancy->invoice_id);
+  const auto invoices = [&]() -> absl::StatusOr<std::vector<std::string>> {
+    absl::StatusOr<std::vector<Finding>> findings =
+        observed_.Reconcile(Query(Jan(31)));
+    if (!findings.ok()) return findings.status();
+    std::vector<std::string> ids;
+    for (const Finding& finding : *findings) {
+      if (finding.discrepancy->type == kPurchaseFromSuspendedSupplier) {
+        ids.push_back(absl::StrCat(finding.discrepancy->invoice_id, " ",
+                                   finding.discrepancy->actual_micros));
+      }
     }
-  }
-  EXPECT_THAT(invoices, ElementsAre("inv-7"));
+    return ids;
+  };
+  EXPECT_THAT(invoices(),
+              IsOkAndHolds(ElementsAre("inv-7 25000000", "inv-8 5000000",
+                                       "inv-9 1000000")));
 
   const pb::Entry applied = log_[purchase];
-  for (const auto& rewrite : std::vector<std::function<void(pb::Entry&)>>{
-           [](pb::Entry& e) { e.set_kind(kPayrollLineKind); },
-           [](pb::Entry& e) { e.set_seq(e.seq() + 1); },
-           [](pb::Entry& e) { e.set_payload("\xff\xff"); },
+  const auto rewrite =
+      [](pb::Entry& entry,
+         const std::function<void(pb::PurchaseReport&)>& edit) {
+        pb::PurchaseReport report;
+        ASSERT_TRUE(report.ParseFromString(entry.payload()));
+        edit(report);
+        entry.set_payload(report.SerializeAsString());
+      };
+  for (const auto& [rewrite_entry, names] :
+       std::vector<std::pair<std::function<void(pb::Entry&)>, std::string>>{
+           {[](pb::Entry& e) { e.set_kind(kPayrollLineKind); },
+            absl::StrCat("entry ", purchase)},
+           {[](pb::Entry& e) { e.set_seq(e.seq() + 1); },
+            absl::StrCat("entry ", purchase)},
+           {[](pb::Entry& e) { e.set_payload("\xff\xff"); },
+            absl::StrCat("entry ", purchase)},
+           {[&](pb::Entry& e) {
+              rewrite(e, [](pb::PurchaseReport& r) { r.set_brand_id(kBravo); });
+            },
+            "another brand"},
+           {[&](pb::Entry& e) {
+              rewrite(e, [](pb::PurchaseReport& r) {
+                r.set_purchase_date("2026-01-13");
+              });
+            },
+            "another date"},
+           {[&](pb::Entry& e) {
+              rewrite(e, [](pb::PurchaseReport& r) {
+                r.set_premium_micros(Dollars(26));
+              });
+            },
+            "dated 2026-01-12 read back with other premiums"},
        }) {
-    rewrite(log_[purchase]);
+    SCOPED_TRACE(names);
+    rewrite_entry(log_[purchase]);
     // A new as-of date makes the supplier's findings be computed again.
-    findings = observed_.Reconcile(Query(Jan(30)));
-    EXPECT_THAT(
-        findings,
-        StatusIs(absl::StatusCode::kDataLoss,
-                 ::testing::HasSubstr(absl::StrCat("entry ", purchase))));
+    EXPECT_THAT(observed_.Reconcile(Query(Jan(30))),
+                StatusIs(absl::StatusCode::kDataLoss, HasSubstr(names)));
     log_[purchase] = applied;
     EXPECT_THAT(observed_.Reconcile(Query(Jan(29))), IsOk());
   }
+
+  // Reversing a day's last purchase takes out what it added, and the log
+  // must still say what that was.
+  const uint64_t last = log_.size() - 1;
+  const pb::Entry last_applied = log_[last];
+  rewrite(log_[last],
+          [](pb::PurchaseReport& r) { r.set_premium_micros(Dollars(2)); });
+  feed_ = false;  // Only observed_ is held to it.
+  Reverse(last);
+  feed_ = true;
+  EXPECT_THAT(observed_.Apply(log_.back().seq(), log_.back()),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       HasSubstr(absl::StrCat("reverses entry ", last))));
+  EXPECT_EQ(observed_.next_seq(), log_.size() - 1);
+  log_[last] = last_applied;
+  CatchUp();
+  EXPECT_THAT(invoices(),
+              IsOkAndHolds(ElementsAre("inv-7 25000000", "inv-8 5000000")));
+  EXPECT_EQ(Observed(Jan(31)), FromScratch(log_.size(), Query(Jan(31))));
 }
 
 TEST_F(ReadBackTest, ALogThatFailsFailsTheCallAndChangesNothing) {
