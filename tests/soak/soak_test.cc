@@ -21,7 +21,7 @@
 // bytes and purchases as one sum per pair and day, evidence kept and sent
 // as runs of seqs, the trimmer counting growth from its lowest point, and
 // one malloc arena per core (see premiumd.cc). The file part is flat
-// (28.8 MiB, premiumd's binaries: table files are read without mmap). By
+// (28.2 MiB, premiumd's binaries: table files are read without mmap). By
 // earlier measures (one sample at the end of the warm-up against the
 // highest of all after it): +33% before premiumd gave glibc's free pages
 // back, +69% when the reconciliation kept ~70 bytes of facts per payroll
