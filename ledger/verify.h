@@ -18,7 +18,7 @@ struct VerifyOptions {
   // no keys, so its index must be empty.
   const Indexer* indexer = nullptr;
   // RocksDB's own check of every block checksum of every file. Reads the
-  // whole database once more.
+  // whole database once more, on the second thread (see VerifyLedger).
   bool check_block_checksums = true;
 };
 
@@ -44,6 +44,11 @@ struct VerifyReport {
 // aim a forged index at it; the records are read back one by one only to
 // name the first bad entry); and that nothing is stored beyond the
 // committed tree size.
+//
+// Two threads: one walks the log in order and recomputes; the other runs
+// RocksDB's checksum passes and counts the stored records, which the walk
+// does not depend on. A damaged block is reported before anything the walk
+// found.
 //
 // OK when all of it holds. Otherwise DataLoss whose message starts with
 // "seq N: " when the fault can be tied to an entry (report->first_bad_seq is

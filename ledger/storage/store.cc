@@ -10,6 +10,7 @@
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
 #include "rocksdb/table.h"
+#include "rocksdb/table_properties.h"
 
 namespace premium::storage {
 namespace {
@@ -18,6 +19,7 @@ namespace {
 // own default.
 constexpr size_t kArenaBlockBytesMin = 64 << 10;
 constexpr size_t kArenaBlockBytesMax = 1 << 20;
+constexpr size_t kNodeBlockBytes = 32 << 10;
 // Read ahead by whole-family scans (Reads::kWhole).
 constexpr size_t kScanReadaheadBytes = 2 << 20;
 
@@ -60,6 +62,14 @@ rocksdb::ColumnFamilyOptions FamilyOptions(
   // Every block carries a checksum that RocksDB checks on each read;
   // xxh3 is the fastest of the strong ones this version offers.
   table.checksum = rocksdb::kXXH3;
+  // A proof reads the siblings of its leaf's path. Below the subtrees of
+  // 256 leaves, whose nodes the ledger keeps in memory, they all lie among
+  // the subtree's 511 node records (keyed by last leaf), about 21 KiB:
+  // blocks of 32 KiB put them in one or two reads instead of four to six of
+  // RocksDB's default 4 KiB (1.1M entries, warm: inclusion proof p50
+  // 38 -> 25 us, p99 124-243 -> 62-65 us), and scattered leaf reads cost
+  // no more (26 of them, p50 409-613 -> 416-423 us).
+  if (family == Family::kNodes) table.block_size = kNodeBlockBytes;
   // Nodes, idempotency records and unique keys are read by point lookups.
   if (family != Family::kEntries) {
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
@@ -302,6 +312,22 @@ absl::Status Store::SyncWal() {
     return absl::FailedPreconditionError("the ledger is open read-only");
   }
   return FromRocksStatus(db_->SyncWAL(), "syncing the write-ahead log");
+}
+
+absl::StatusOr<Store::DataBlocks> Store::DataBlocksOf(Family family) const {
+  rocksdb::TablePropertiesCollection tables;
+  if (absl::Status s = FromRocksStatus(
+          db_->GetPropertiesOfAllTables(handle(family), &tables),
+          "reading table properties");
+      !s.ok()) {
+    return s;
+  }
+  DataBlocks blocks;
+  for (const auto& [file, properties] : tables) {
+    blocks.count += properties->num_data_blocks;
+    blocks.bytes += properties->data_size;
+  }
+  return blocks;
 }
 
 absl::Status Store::VerifyChecksums() const {

@@ -37,6 +37,23 @@ std::unique_ptr<Store> OpenStore(const std::string& path) {
   return store.ok() ? *std::move(store) : nullptr;
 }
 
+// Writes kLeaves leaves in synced batches; closing the store flushes them
+// into table files.
+void WriteLeaves(const std::string& path) {
+  std::unique_ptr<Store> store = OpenStore(path);
+  ASSERT_NE(store, nullptr);
+  for (uint64_t first = 0; first < kLeaves; first += kLeavesPerBatch) {
+    rocksdb::WriteBatch batch;
+    for (uint64_t seq = first; seq < first + kLeavesPerBatch; ++seq) {
+      ASSERT_TRUE(batch
+                      .Put(store->handle(Family::kNodes), NodeKey({0, seq}),
+                           LeafValue(seq))
+                      .ok());
+    }
+    ASSERT_THAT(store->Write(&batch), IsOk());
+  }
+}
+
 // A table's index and filter grow with it: kept beside its reader they would
 // grow premiumd's memory with the ledger for ever (issue 6's soak). They are
 // in the block cache, partitioned, and point reads still find every key and
@@ -44,20 +61,7 @@ std::unique_ptr<Store> OpenStore(const std::string& path) {
 TEST(StoreTest, TableIndexesAndFiltersLiveInTheBlockCache) {
   TempDir dir;
   const std::string path = dir.Sub("db");
-  {
-    std::unique_ptr<Store> store = OpenStore(path);
-    ASSERT_NE(store, nullptr);
-    for (uint64_t first = 0; first < kLeaves; first += kLeavesPerBatch) {
-      rocksdb::WriteBatch batch;
-      for (uint64_t seq = first; seq < first + kLeavesPerBatch; ++seq) {
-        ASSERT_TRUE(batch
-                        .Put(store->handle(Family::kNodes), NodeKey({0, seq}),
-                             LeafValue(seq))
-                        .ok());
-      }
-      ASSERT_THAT(store->Write(&batch), IsOk());
-    }
-  }  // Closing flushes the memtables into table files.
+  ASSERT_NO_FATAL_FAILURE(WriteLeaves(path));
   std::unique_ptr<Store> store = OpenStore(path);
   ASSERT_NE(store, nullptr);
   for (uint64_t seq = 0; seq < kLeaves; seq += 997) {
@@ -73,6 +77,22 @@ TEST(StoreTest, TableIndexesAndFiltersLiveInTheBlockCache) {
   // 200K keys of 9 bytes and values of 32: about 250 KiB of bloom filter and
   // 50 KiB of index, which RocksDB's defaults keep beside the reader.
   EXPECT_LT(store->TableReadersBytes(), 32u << 10);
+}
+
+// A proof's siblings below the subtrees the ledger caches lie within about
+// 21 KiB of node records: the nodes' blocks are large enough to hold them
+// in one or two reads (RocksDB's default is 4 KiB).
+TEST(StoreTest, NodeBlocksHoldASubtreesNodes) {
+  TempDir dir;
+  const std::string path = dir.Sub("db");
+  ASSERT_NO_FATAL_FAILURE(WriteLeaves(path));
+  std::unique_ptr<Store> store = OpenStore(path);
+  ASSERT_NE(store, nullptr);
+  absl::StatusOr<Store::DataBlocks> blocks =
+      store->DataBlocksOf(Family::kNodes);
+  ASSERT_THAT(blocks, IsOk());
+  ASSERT_GT(blocks->count, 0u);
+  EXPECT_GE(blocks->bytes / blocks->count, 28u << 10);
 }
 
 }  // namespace

@@ -734,7 +734,10 @@ class Bench {
   }
 
   // Inclusion and consistency proofs on a stopped premiumd's ledger, in
-  // process, at its size.
+  // process, at its size. The first kSamples after the open fill the block
+  // cache and the ledger's cache of high nodes: they are reported apart
+  // from the next kSamples, the state a serving premiumd is in, which the
+  // goal is held to (as the lookups are measured after a warm-up).
   json Proofs(const std::string& data_dir) {
     LedgerOptions options;
     options.data_dir = data_dir;
@@ -742,43 +745,58 @@ class Bench {
         ValueOrDie(Ledger::Open(options), "opening " + data_dir);
     const uint64_t size = ledger->size();
     const merkle::Hash root = ledger->LatestCheckpoint().checkpoint.root_hash;
-    LatencyHistogram inclusion, consistency;
     std::mt19937_64 random(7);
     constexpr int kSamples = 2000;
-    for (int i = 0; i < kSamples; ++i) {
-      const uint64_t leaf = random() % size;
-      Clock::time_point start = Clock::now();
-      const std::vector<merkle::Hash> proof =
-          ValueOrDie(ledger->InclusionProof(leaf, size), "inclusion proof");
-      inclusion.Record(static_cast<uint64_t>(
-          std::chrono::nanoseconds(Clock::now() - start).count()));
-      const StoredEntry entry = ValueOrDie(ledger->ReadEntry(leaf), "entry");
-      OkOrDie(merkle::VerifyInclusion(merkle::HashLeaf(entry.bytes), leaf, size,
-                                      proof, root),
-              "an inclusion proof of the ledger does not verify");
-      const uint64_t old_size = 1 + random() % (size - 1);
-      start = Clock::now();
-      const std::vector<merkle::Hash> consistent = ValueOrDie(
-          ledger->ConsistencyProof(old_size, size), "consistency proof");
-      consistency.Record(static_cast<uint64_t>(
-          std::chrono::nanoseconds(Clock::now() - start).count()));
-      OkOrDie(merkle::VerifyConsistency(
-                  old_size, size,
-                  ValueOrDie(ledger->RootAt(old_size), "an old root"), root,
-                  consistent),
-              "a consistency proof of the ledger does not verify");
+    struct Round {
+      LatencySummary inclusion;
+      LatencySummary consistency;
+    };
+    const auto run_round = [&]() {
+      LatencyHistogram inclusion, consistency;
+      for (int i = 0; i < kSamples; ++i) {
+        const uint64_t leaf = random() % size;
+        Clock::time_point start = Clock::now();
+        const std::vector<merkle::Hash> proof =
+            ValueOrDie(ledger->InclusionProof(leaf, size), "inclusion proof");
+        inclusion.Record(static_cast<uint64_t>(
+            std::chrono::nanoseconds(Clock::now() - start).count()));
+        const StoredEntry entry = ValueOrDie(ledger->ReadEntry(leaf), "entry");
+        OkOrDie(merkle::VerifyInclusion(merkle::HashLeaf(entry.bytes), leaf,
+                                        size, proof, root),
+                "an inclusion proof of the ledger does not verify");
+        const uint64_t old_size = 1 + random() % (size - 1);
+        start = Clock::now();
+        const std::vector<merkle::Hash> consistent = ValueOrDie(
+            ledger->ConsistencyProof(old_size, size), "consistency proof");
+        consistency.Record(static_cast<uint64_t>(
+            std::chrono::nanoseconds(Clock::now() - start).count()));
+        OkOrDie(merkle::VerifyConsistency(
+                    old_size, size,
+                    ValueOrDie(ledger->RootAt(old_size), "an old root"), root,
+                    consistent),
+                "a consistency proof of the ledger does not verify");
+      }
+      return Round{Summarize(inclusion), Summarize(consistency)};
+    };
+    const Round after_open = run_round();
+    const Round warm = run_round();
+    for (const auto& [what, round] :
+         {std::pair{"first after the open", &after_open},
+          std::pair{"next (warm)", &warm}}) {
+      std::printf(
+          "tree size %llu, %d random samples, %s: inclusion proof p50 %.1f "
+          "us, p99 %.1f us; consistency proof p50 %.1f us, p99 %.1f us\n",
+          static_cast<unsigned long long>(size), kSamples, what,
+          round->inclusion.p50_us, round->inclusion.p99_us,
+          round->consistency.p50_us, round->consistency.p99_us);
     }
-    const LatencySummary in = Summarize(inclusion);
-    const LatencySummary co = Summarize(consistency);
-    std::printf(
-        "tree size %llu, %d random samples: inclusion proof p50 %.1f us, p99 "
-        "%.1f us; consistency proof p50 %.1f us, p99 %.1f us\n",
-        static_cast<unsigned long long>(size), kSamples, in.p50_us, in.p99_us,
-        co.p50_us, co.p99_us);
-    proofs_p99_us_ = std::max({proofs_p99_us_, in.p99_us, co.p99_us});
+    proofs_p99_us_ = std::max(
+        {proofs_p99_us_, warm.inclusion.p99_us, warm.consistency.p99_us});
     return {{"tree_size", size},
-            {"inclusion", ToJson(in)},
-            {"consistency", ToJson(co)}};
+            {"inclusion", ToJson(warm.inclusion)},
+            {"consistency", ToJson(warm.consistency)},
+            {"inclusion_after_open", ToJson(after_open.inclusion)},
+            {"consistency_after_open", ToJson(after_open.consistency)}};
   }
 
   void Postgres() {
@@ -988,7 +1006,7 @@ class Bench {
       goal("verify MiB/s / SHA-256 MiB/s (16 KiB blocks)", ratio, ">= 0.5",
            ratio >= 0.5);
     }
-    goal("proofs, worst p99 (us)", proofs_p99_us_, "< 100",
+    goal("proofs (warm), worst p99 (us)", proofs_p99_us_, "< 100",
          proofs_p99_us_ < 100);
     if (big_peak_rss_mib_ > 0) {
       goal(absl::StrCat("premiumd peak RSS over ", flags_.big_lines,
