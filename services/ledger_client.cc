@@ -1,5 +1,9 @@
 #include "services/ledger_client.h"
 
+#include <algorithm>
+#include <deque>
+#include <future>
+
 #include "absl/strings/str_cat.h"
 #include "services/grpc_status.h"
 #include "services/ledger_service.h"
@@ -357,10 +361,51 @@ absl::StatusOr<pb::Entry> LedgerClientLog::Read(uint64_t seq) const {
 
 absl::Status LedgerClientLog::Scan(uint64_t begin_seq, uint64_t end_seq,
                                    Visitor visit) const {
+  // The next batches are read on other threads while this one is visited:
+  // reading (RocksDB, each entry checked against its leaf, parsed) takes
+  // more than applying, so two are read at once (premiumd's start on the
+  // benchmark's 1M-line ledger, 10 runs each: 2.9-3.2 -> 2.2-2.7 s).
+  constexpr size_t kBatchesAhead = 2;
+  using Batch = absl::StatusOr<std::vector<StoredEntry>>;
+  struct Pending {
+    uint64_t first_seq;
+    std::future<Batch> batch;
+  };
+  const absl::Time deadline = ScopedCallDeadline::Current();
+  const auto read = [this, end_seq, deadline](uint64_t first_seq,
+                                              uint64_t max_entries) {
+    const ScopedCallDeadline scoped(deadline);
+    return client_->ReadEntries(first_seq, end_seq, max_entries);
+  };
+  // A scan of one batch (a pay period read back) gains nothing from
+  // another thread and is read on this one, when it is waited for.
+  const std::launch policy = end_seq - begin_seq > batch_entries_
+                                 ? std::launch::async
+                                 : std::launch::deferred;
+  const auto start = [&read, policy](uint64_t first_seq, uint64_t max_entries) {
+    return Pending{first_seq, std::async(policy, read, first_seq, max_entries)};
+  };
+  std::deque<Pending> ahead;
+  // Where the batch read last should end if it comes back whole.
+  uint64_t read_seq = begin_seq;
   uint64_t next_seq = begin_seq;
   while (next_seq < end_seq) {
-    absl::StatusOr<std::vector<StoredEntry>> entries =
-        client_->ReadEntries(next_seq, end_seq, batch_entries_);
+    while (ahead.size() < kBatchesAhead && read_seq < end_seq) {
+      const uint64_t count =
+          std::min<uint64_t>(batch_entries_, end_seq - read_seq);
+      ahead.push_back(start(read_seq, count));
+      read_seq += count;
+    }
+    // A batch came back short (a remote ledger caps a response's bytes):
+    // the rest of it is read before the batches read ahead of it.
+    if (ahead.empty() || ahead.front().first_seq != next_seq) {
+      const uint64_t hole_end =
+          ahead.empty() ? end_seq : ahead.front().first_seq;
+      ahead.push_front(start(
+          next_seq, std::min<uint64_t>(batch_entries_, hole_end - next_seq)));
+    }
+    const Batch entries = ahead.front().batch.get();
+    ahead.pop_front();
     if (!entries.ok()) return entries.status();
     // Callers ask for entries they know are there (below a checkpoint's
     // size, or applied before): one missing is lost.

@@ -86,7 +86,9 @@ class ScopedCallDeadline {
 absl::StatusOr<StoredEntry> ReadOneEntry(LedgerClient& client, uint64_t seq);
 
 // The ledger behind a LedgerClient (not owned) as the premium rules read
-// it back, `batch_entries` entries a call.
+// it back, `batch_entries` entries a call. Scan reads the next batch on
+// another thread while the visitor takes the current one: at most two
+// batches are held. The client must take calls from any thread.
 class LedgerClientLog final : public EntryLog {
  public:
   LedgerClientLog(LedgerClient* client, size_t batch_entries)

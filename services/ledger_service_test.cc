@@ -1065,6 +1065,49 @@ TEST_F(LedgerServiceTest, LedgerClientLogScansInBatchesThroughEitherClient) {
     EXPECT_EQ(entry->seq(), 5u);
     EXPECT_THAT(log.Read(25), StatusIs(absl::StatusCode::kNotFound));
   }
+
+  // Batches are read ahead on another thread, under the deadline of the
+  // call being served all the same.
+  const LedgerClientLog log(remote.get(), /*batch_entries=*/4);
+  const ScopedCallDeadline deadline(absl::Now() - absl::Seconds(1));
+  EXPECT_THAT(
+      log.Scan(0, 25, [](const pb::Entry&) { return absl::OkStatus(); }),
+      StatusIs(absl::StatusCode::kDeadlineExceeded));
+}
+
+// A remote ledger caps each response (entries and bytes), so batches come
+// back short of what was asked while the next ones are already being read
+// ahead: the scan reads what is missing in between, and visits every entry
+// once, in order.
+TEST_F(LedgerServiceTest, LedgerClientLogFillsTheGapsOfShortBatches) {
+  LedgerServiceOptions options;
+  options.entries_per_response_max = 3;
+  options.bytes_per_response_max = 3000;
+  options.tail_poll_interval = kTailPollInterval;
+  TestServer small(ledger_.get(), token_hash_, options);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(Append(MakeAppend("svc:test", absl::StrCat("big-", i),
+                                  {std::string(1000, 'a' + i)}))
+                    .ok());
+  }
+  AppendMany("small", 20);
+  const uint64_t size = ledger_->size();
+  std::unique_ptr<LedgerClient> remote =
+      NewRemoteLedgerClient(small.channel(), token_, absl::Seconds(30));
+  const LedgerClientLog log(remote.get(), /*batch_entries=*/5);
+  for (const auto& [begin_seq, end_seq] :
+       {std::pair<uint64_t, uint64_t>{0, size}, {2, size - 1}, {7, 9}}) {
+    std::vector<uint64_t> seqs;
+    ASSERT_THAT(log.Scan(begin_seq, end_seq,
+                         [&](const pb::Entry& entry) {
+                           seqs.push_back(entry.seq());
+                           return absl::OkStatus();
+                         }),
+                IsOk());
+    std::vector<uint64_t> want(end_seq - begin_seq);
+    std::iota(want.begin(), want.end(), begin_seq);
+    EXPECT_EQ(seqs, want) << begin_seq << " to " << end_seq;
+  }
 }
 
 // ---------------------------------------------------------------------------
