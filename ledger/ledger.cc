@@ -32,6 +32,12 @@ namespace {
 constexpr uint64_t kScanEntriesMin = 256;
 // Levels a node key can name (storage::NodeKey).
 constexpr int kNodeLevelsMax = 64;
+// What a group's write batch holds per entry beside the request's own bytes:
+// the entry's envelope and key, its leaf and interior nodes, its index
+// records (payroll lines: 369 bytes; purchases and payments: 314-567).
+constexpr size_t kBatchBytesPerEntry = 512;
+// Reserved at most for one group's batch; a larger one grows as it must.
+constexpr size_t kBatchReserveBytesMax = 256 << 20;
 
 using storage::Family;
 using wsr::premium::v1::Entry;
@@ -290,6 +296,8 @@ class Ledger::Impl {
 
   // State of one group being built by the leader.
   struct Group {
+    explicit Group(size_t batch_reserve_bytes) : batch(batch_reserve_bytes) {}
+
     rocksdb::WriteBatch batch;
     SortedIndexPuts index_puts;
     merkle::CompactRange range;
@@ -958,7 +966,16 @@ absl::Status Ledger::Impl::AddToBatch(Writer* writer, Group* group) {
 }
 
 void Ledger::Impl::CommitGroup(absl::Span<Writer* const> writers) {
-  Group group;
+  // A batch grown record by record is copied each time it doubles: a
+  // payroll upload's is 3.5 times its own size (memmove and fresh pages
+  // were a tenth of premiumd's time in an upload; ingest at 400K lines,
+  // 3 runs each: 34.5-35.2K -> 35.5-37.2K lines/s).
+  size_t reserve_bytes = 0;
+  for (const Writer* writer : writers) {
+    reserve_bytes +=
+        writer->bytes + writer->request->entries.size() * kBatchBytesPerEntry;
+  }
+  Group group(std::min(reserve_bytes, kBatchReserveBytesMax));
   group.range = range_;
   const int64_t now_micros = absl::ToUnixMicros(options_.clock());
   group.append_time_micros = std::max(now_micros, last_append_time_micros_);
