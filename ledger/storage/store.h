@@ -105,12 +105,13 @@ class Store {
   // large the ledger grows.
   uint64_t TableReadersBytes() const;
 
-  // The data blocks of `family`'s table files, counted and summed.
-  struct DataBlocks {
-    uint64_t count = 0;
-    uint64_t bytes = 0;
+  // What `family`'s table files hold, summed over them.
+  struct Tables {
+    uint64_t data_blocks = 0;
+    uint64_t data_bytes = 0;
+    uint64_t filter_bytes = 0;
   };
-  absl::StatusOr<DataBlocks> DataBlocksOf(Family family) const;
+  absl::StatusOr<Tables> TablesOf(Family family) const;
 
   // Reads every block of every file and checks its checksum, then every
   // table file whole against the CRC32C the MANIFEST keeps for it.

@@ -37,18 +37,20 @@ std::unique_ptr<Store> OpenStore(const std::string& path) {
   return store.ok() ? *std::move(store) : nullptr;
 }
 
-// Writes kLeaves leaves in synced batches; closing the store flushes them
-// into table files.
-void WriteLeaves(const std::string& path) {
+// Writes kLeaves leaves, keyed as nodes, into each of `families` in synced
+// batches; closing the store flushes them into table files.
+void WriteLeaves(const std::string& path,
+                 std::initializer_list<Family> families = {Family::kNodes}) {
   std::unique_ptr<Store> store = OpenStore(path);
   ASSERT_NE(store, nullptr);
   for (uint64_t first = 0; first < kLeaves; first += kLeavesPerBatch) {
     rocksdb::WriteBatch batch;
     for (uint64_t seq = first; seq < first + kLeavesPerBatch; ++seq) {
-      ASSERT_TRUE(batch
-                      .Put(store->handle(Family::kNodes), NodeKey({0, seq}),
-                           LeafValue(seq))
-                      .ok());
+      for (const Family family : families) {
+        ASSERT_TRUE(
+            batch.Put(store->handle(family), NodeKey({0, seq}), LeafValue(seq))
+                .ok());
+      }
     }
     ASSERT_THAT(store->Write(&batch), IsOk());
   }
@@ -61,38 +63,61 @@ void WriteLeaves(const std::string& path) {
 TEST(StoreTest, TableIndexesAndFiltersLiveInTheBlockCache) {
   TempDir dir;
   const std::string path = dir.Sub("db");
-  ASSERT_NO_FATAL_FAILURE(WriteLeaves(path));
+  // Nodes have no filter, the index has one (NodeTablesHave...).
+  ASSERT_NO_FATAL_FAILURE(WriteLeaves(path, {Family::kNodes, Family::kIndex}));
   std::unique_ptr<Store> store = OpenStore(path);
   ASSERT_NE(store, nullptr);
-  for (uint64_t seq = 0; seq < kLeaves; seq += 997) {
-    absl::StatusOr<std::optional<std::string>> value =
-        store->Get(Family::kNodes, NodeKey({0, seq}));
-    ASSERT_THAT(value, IsOk());
-    ASSERT_EQ(*value, LeafValue(seq)) << seq;
-    absl::StatusOr<std::optional<std::string>> absent =
-        store->Get(Family::kNodes, NodeKey({1, seq}));
-    ASSERT_THAT(absent, IsOk());
-    EXPECT_EQ(*absent, std::nullopt) << seq;
+  for (const Family family : {Family::kNodes, Family::kIndex}) {
+    for (uint64_t seq = 0; seq < kLeaves; seq += 997) {
+      absl::StatusOr<std::optional<std::string>> value =
+          store->Get(family, NodeKey({0, seq}));
+      ASSERT_THAT(value, IsOk());
+      ASSERT_EQ(*value, LeafValue(seq)) << seq;
+      absl::StatusOr<std::optional<std::string>> absent =
+          store->Get(family, NodeKey({1, seq}));
+      ASSERT_THAT(absent, IsOk());
+      EXPECT_EQ(*absent, std::nullopt) << seq;
+    }
   }
-  // 200K keys of 9 bytes and values of 32: about 250 KiB of bloom filter and
-  // 50 KiB of index, which RocksDB's defaults keep beside the reader.
-  EXPECT_LT(store->TableReadersBytes(), 32u << 10);
+  // 200K keys of 9 bytes and values of 32 in each family: about 250 KiB of
+  // bloom filter and 100 KiB of indexes, which RocksDB's defaults keep
+  // beside the readers.
+  EXPECT_LT(store->TableReadersBytes(), 64u << 10);
 }
 
 // A proof's siblings below the subtrees the ledger caches lie within about
 // 21 KiB of node records: the nodes' blocks are large enough to hold them
-// in one or two reads (RocksDB's default is 4 KiB).
-TEST(StoreTest, NodeBlocksHoldASubtreesNodes) {
+// in one or two reads (RocksDB's default is 4 KiB). Nodes are read only
+// where they must exist, so they have no filter; unique keys, mostly
+// looked up to find them absent, have one.
+TEST(StoreTest, NodeTablesHaveLargeBlocksAndNoFilter) {
   TempDir dir;
   const std::string path = dir.Sub("db");
   ASSERT_NO_FATAL_FAILURE(WriteLeaves(path));
+  {
+    std::unique_ptr<Store> store = OpenStore(path);
+    ASSERT_NE(store, nullptr);
+    rocksdb::WriteBatch batch;
+    for (uint64_t i = 0; i < 1000; ++i) {
+      ASSERT_TRUE(batch
+                      .Put(store->handle(Family::kIndex),
+                           UniqueIndexKey(absl::StrCat("code ", i)),
+                           EncodeFixed64(i))
+                      .ok());
+    }
+    ASSERT_THAT(store->Write(&batch), IsOk());
+  }
   std::unique_ptr<Store> store = OpenStore(path);
   ASSERT_NE(store, nullptr);
-  absl::StatusOr<Store::DataBlocks> blocks =
-      store->DataBlocksOf(Family::kNodes);
-  ASSERT_THAT(blocks, IsOk());
-  ASSERT_GT(blocks->count, 0u);
-  EXPECT_GE(blocks->bytes / blocks->count, 28u << 10);
+  absl::StatusOr<Store::Tables> nodes = store->TablesOf(Family::kNodes);
+  ASSERT_THAT(nodes, IsOk());
+  ASSERT_GT(nodes->data_blocks, 0u);
+  EXPECT_GE(nodes->data_bytes / nodes->data_blocks, 28u << 10);
+  EXPECT_EQ(nodes->filter_bytes, 0u);
+  absl::StatusOr<Store::Tables> index = store->TablesOf(Family::kIndex);
+  ASSERT_THAT(index, IsOk());
+  ASSERT_GT(index->data_blocks, 0u);
+  EXPECT_GT(index->filter_bytes, 0u);
 }
 
 }  // namespace
