@@ -3,8 +3,7 @@
 // nothing else was damaged.
 //
 // Each cycle runs ledger_crash_child (crash_workload.h explains its protocol)
-// on the same data directory for a random 20 to 300 ms (the first cycle's
-// clock starts when the ledger exists), kills it, and then, in this process:
+// on the same data directory, kills it, and then, in this process:
 //   - Ledger::Open succeeds and the tree only grew: the root of the previous
 //     size is unchanged and a consistency proof links it to the new
 //     checkpoint, whose signature verifies;
@@ -17,6 +16,14 @@
 //   - after Close, VerifyLedger passes.
 // At the end the whole log is scanned again from seq 0. Cycles whose child
 // opened the ledger but could not append at all are reported as STALLED.
+//
+// When the kill falls: the first cycle's child runs 20 to 300 ms once the
+// ledger exists. Later kills are timed from the spawn, against the longest
+// the child has taken to print READY (its start and Open: about 0.1 s in a
+// release build, 0.4 s under a sanitizer): a quarter of them anywhere in that
+// time, which lands most in the child's Open (its recovery), the others 20 to
+// 300 ms after it, among the appends. A fixed window would kill a sanitized
+// child in its Open every time, and test nothing after the first cycle.
 //
 // Environment: CRASH_CYCLES (default 50), CRASH_SEED (default fixed; printed),
 // CRASH_KEEP_DIR=1 keeps the data directory (it is always kept on failure).
@@ -66,6 +73,9 @@ constexpr uint64_t kDefaultCycles = 50;
 constexpr uint64_t kDefaultSeed = 0x1ed9e7c2a5bULL;
 constexpr int kChildRunMillisMin = 20;
 constexpr int kChildRunMillisMax = 300;
+// A run of at least this many cycles must have killed children both inside
+// their Open and after it.
+constexpr uint64_t kCyclesForCoverage = 20;
 constexpr char kChildAppenders[] = "4";
 // A child that completes no append in this long after its Open returned is
 // stalled: an append takes about a millisecond.
@@ -86,7 +96,9 @@ struct ChildRun {
   int wait_status = 0;
   // The output had to be cut at kChildOutputBytesMax.
   bool truncated = false;
-  // From the child's first line (READY: its Open returned) to the kill.
+  // From the spawn to the child's first line (READY: its Open returned).
+  std::optional<std::chrono::microseconds> time_to_ready;
+  // From the child's first line to the kill.
   std::optional<std::chrono::microseconds> time_after_open;
 };
 
@@ -133,8 +145,9 @@ absl::StatusOr<ChildRun> RunChildUntilKilled(const std::string& data_dir,
   }
 
   ChildRun run;
+  const auto spawned_at = std::chrono::steady_clock::now();
   auto deadline =
-      std::chrono::steady_clock::now() +
+      spawned_at +
       (kill_clock == KillClock::kFromSpawn ? run_time : kReadyWaitMax);
   bool clock_started = kill_clock == KillClock::kFromSpawn;
   std::optional<std::chrono::steady_clock::time_point> first_line_at;
@@ -171,6 +184,8 @@ absl::StatusOr<ChildRun> RunChildUntilKilled(const std::string& data_dir,
     if (!first_line_at.has_value() &&
         run.output.find('\n') != std::string::npos) {
       first_line_at = std::chrono::steady_clock::now();
+      run.time_to_ready = std::chrono::duration_cast<std::chrono::microseconds>(
+          *first_line_at - spawned_at);
     }
     if (!clock_started && first_line_at.has_value()) {
       clock_started = true;  // The first line is READY (or BAD).
@@ -201,6 +216,7 @@ struct Replay {
 
 struct ChildReport {
   std::optional<uint64_t> ready_size;
+  std::optional<std::chrono::microseconds> time_to_ready;
   std::optional<std::chrono::microseconds> time_after_open;
   std::vector<Ack> acks;
   std::vector<Replay> replays;
@@ -455,17 +471,29 @@ class CrashTest : public ::testing::Test {
 
   // One cycle: run the child, kill it, check the ledger, verify it.
   void RunCycle(uint64_t cycle) {
-    const std::chrono::milliseconds run_time(
+    std::chrono::microseconds run_time = std::chrono::milliseconds(
         kChildRunMillisMin +
         random_() % (kChildRunMillisMax - kChildRunMillisMin + 1));
-    const uint64_t first_request_id = (cycle + 1) * kRequestIdsPerRun;
     // The first child creates the ledger. Killing it while it does is
     // KilledWhileCreating's business, so its clock starts once the
-    // ledger exists.
+    // ledger exists; it also shows how long a start takes here.
+    const KillClock kill_clock =
+        cycle == 0 ? KillClock::kFromReady : KillClock::kFromSpawn;
+    if (kill_clock == KillClock::kFromSpawn) {
+      const bool aim_at_open = random_() % 4 == 0;
+      run_time =
+          aim_at_open
+              ? std::chrono::microseconds(random_() % (ready_time_.count() + 1))
+              : ready_time_ + run_time;
+    }
+    const uint64_t first_request_id = (cycle + 1) * kRequestIdsPerRun;
     ChildReport report;
-    ASSERT_NO_FATAL_FAILURE(RunChild(
-        first_request_id, run_time,
-        cycle == 0 ? KillClock::kFromReady : KillClock::kFromSpawn, &report));
+    ASSERT_NO_FATAL_FAILURE(
+        RunChild(first_request_id, run_time, kill_clock, &report));
+    if (report.ready_size.has_value()) {
+      ++opened_cycles_;
+      ready_time_ = std::max(ready_time_, report.time_to_ready.value());
+    }
 
     // A kill inside a streamed append leaves its staged records marked;
     // the Open below must remove them (counted, to show such kills happen).
@@ -503,7 +531,9 @@ class CrashTest : public ::testing::Test {
         "cycle %3llu: child ran %3lld ms (%s), %4zu acks, %3zu child replays, "
         "%4zu new requests in the log, size %llu%s%s\n",
         static_cast<unsigned long long>(cycle),
-        static_cast<long long>(run_time.count()),
+        static_cast<long long>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(run_time)
+                .count()),
         report.ready_size.has_value() ? "opened" : "killed in Open",
         report.acks.size(), report.replays.size(), new_requests,
         static_cast<unsigned long long>(size),
@@ -513,7 +543,7 @@ class CrashTest : public ::testing::Test {
     checked_root_ = *root;
   }
 
-  void RunChild(uint64_t first_request_id, std::chrono::milliseconds run_time,
+  void RunChild(uint64_t first_request_id, std::chrono::microseconds run_time,
                 KillClock kill_clock, ChildReport* report) {
     absl::StatusOr<ChildRun> run =
         RunChildUntilKilled(dir_, first_request_id, run_time, kill_clock);
@@ -532,6 +562,7 @@ class CrashTest : public ::testing::Test {
       ASSERT_EQ(*parsed->ready_size, checked_size_);
     }
     *report = *std::move(parsed);
+    report->time_to_ready = run->time_to_ready;
     report->time_after_open = run->time_after_open;
   }
 
@@ -636,6 +667,10 @@ class CrashTest : public ::testing::Test {
   merkle::Hash checked_root_ = merkle::EmptyRoot();  // whose root is this.
   bool created_ = false;
   bool conflict_checked_ = false;
+  // The child's longest time yet from spawn to READY (its start and Open),
+  // which grows with the ledger and jumps when the machine is busy.
+  std::chrono::microseconds ready_time_{0};
+  uint64_t opened_cycles_ = 0;
   uint64_t child_replays_ = 0;
   uint64_t parent_replays_ = 0;
   uint64_t acked_entries_ = 0;
@@ -656,6 +691,12 @@ TEST_F(CrashTest, AcknowledgedAppendsSurviveSigkill) {
   }
   ASSERT_TRUE(conflict_checked_) << "no cycle acknowledged anything";
   ASSERT_NO_FATAL_FAILURE(RescanAll());
+  // Kills are aimed at both sides of the child's Open; a run that saw only
+  // one side tested half of what it claims (expected: about 3 in 4 open).
+  if (cycles >= kCyclesForCoverage) {
+    EXPECT_GE(opened_cycles_, cycles / 3) << "too few kills after the Open";
+    EXPECT_LT(opened_cycles_, cycles) << "no kill inside the child's Open";
+  }
 
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
@@ -665,6 +706,7 @@ TEST_F(CrashTest, AcknowledgedAppendsSurviveSigkill) {
       "(%llu entries), %zu requests in the log (%zu committed but never "
       "acknowledged), %zu of them streamed, %llu kills inside a streamed "
       "append, %llu child + %llu parent replays, %llu stalled cycles, "
+      "%llu killed in Open (the longest open took %lld ms), "
       "final size %llu entries / %.1f MB on disk, %.1f s\n",
       static_cast<unsigned long long>(seed_),
       static_cast<unsigned long long>(cycles), acked_.size(),
@@ -677,6 +719,10 @@ TEST_F(CrashTest, AcknowledgedAppendsSurviveSigkill) {
       static_cast<unsigned long long>(child_replays_),
       static_cast<unsigned long long>(parent_replays_),
       static_cast<unsigned long long>(stalled_cycles_),
+      static_cast<unsigned long long>(cycles - opened_cycles_),
+      static_cast<long long>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(ready_time_)
+              .count()),
       static_cast<unsigned long long>(checked_size_),
       static_cast<double>(DirectoryBytes(dir_)) / 1e6, seconds);
   // Kept on failure (the assertions above return early), for a post-mortem.
