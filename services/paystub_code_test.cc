@@ -7,6 +7,7 @@
 #include <array>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -15,7 +16,9 @@
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "ledger/merkle/hasher.h"
 #include "ledger/testing/ledger_testing.h"
+#include "ledger/util/files.h"
 #include "services/server_secret.h"
 
 namespace premium {
@@ -79,6 +82,49 @@ TEST_F(PaystubCodeTest, DeterministicForTheSameInputs) {
   PL_ASSERT_OK_AND_ASSIGN(std::unique_ptr<ServerSecret> reloaded,
                           ServerSecret::Load(dir_.Sub("one.secret")));
   EXPECT_EQ(DerivePaystubCode(*reloaded, "s1", "sha256:abc", 7), code);
+}
+
+// Codes are printed on paystubs and tokens handed to parties: the derivation
+// may never change. The expected values come from Python's hmac module over
+// the same length-prefixed message, not from this code.
+TEST_F(PaystubCodeTest, DerivationIsPinnedToHmacSha256) {
+  std::string key_hex;
+  for (int i = 0; i < 32; ++i)
+    absl::StrAppend(&key_hex, absl::Hex(i, absl::kZeroPad2));
+  const std::string path = dir_.Sub("pinned.secret");
+  ASSERT_THAT(WriteNewFile(path, key_hex + "\n", 0600), IsOk());
+  PL_ASSERT_OK_AND_ASSIGN(std::unique_ptr<ServerSecret> pinned,
+                          ServerSecret::Load(path));
+  EXPECT_EQ(DerivePaystubCode(*pinned, "grower-01", "sha256:abc", 7),
+            "QFFT-XWC0-D55Z-8EQ5");
+  const merkle::Hash token =
+      pinned->Derive("party-token", {"supplier", "req-1", "grower-01"});
+  EXPECT_EQ(merkle::HashToHex(token),
+            "2280344236a26bcb0a509a34630ede1e40f76d6f27db5d9301e2a0c32917e193");
+  EXPECT_EQ(merkle::HashToHex(pinned->Derive("", {})),
+            "9f0cd9b94097fe4929918d2b8942b34439574261a35dc50163f06c67d4e48899");
+}
+
+// Upload threads derive codes at once from the one secret.
+TEST_F(PaystubCodeTest, ThreadsDeriveTheSameCodesAtOnce) {
+  constexpr uint64_t kLines = 2'000;
+  std::vector<std::string> expected;
+  for (uint64_t index = 0; index < kLines; ++index) {
+    expected.push_back(DerivePaystubCode(*secret_, "s1", "sha256:abc", index));
+  }
+  std::vector<std::thread> threads;
+  std::vector<std::vector<std::string>> derived(4);
+  for (std::vector<std::string>& codes : derived) {
+    threads.emplace_back([&] {
+      for (uint64_t index = 0; index < kLines; ++index) {
+        codes.push_back(DerivePaystubCode(*secret_, "s1", "sha256:abc", index));
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (const std::vector<std::string>& codes : derived) {
+    EXPECT_EQ(codes, expected);
+  }
 }
 
 TEST_F(PaystubCodeTest, DiffersWhenAnyInputChanges) {

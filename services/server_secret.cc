@@ -1,10 +1,14 @@
 #include "services/server_secret.h"
 
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -17,7 +21,18 @@ namespace {
 
 constexpr size_t kSecretBytes = 32;
 
+// Only an allocation can fail once the context is keyed; there is no code to
+// derive without it, and no caller could do better than stop.
+[[noreturn]] void DieOnMacFailure(const char* what) {
+  std::fprintf(stderr, "premium::ServerSecret: OpenSSL %s failed\n", what);
+  std::abort();
+}
+
 }  // namespace
+
+void ServerSecret::MacContextDeleter::operator()(EVP_MAC_CTX* context) const {
+  EVP_MAC_CTX_free(context);
+}
 
 absl::StatusOr<std::unique_ptr<ServerSecret>> ServerSecret::Load(
     const std::string& path) {
@@ -38,7 +53,22 @@ absl::StatusOr<std::unique_ptr<ServerSecret>> ServerSecret::Load(
     return absl::DataLossError(
         absl::StrCat(path, " must hold ", kSecretBytes, " bytes in hex"));
   }
-  return std::unique_ptr<ServerSecret>(new ServerSecret(key));
+  EVP_MAC* hmac = EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr);
+  if (hmac == nullptr) return absl::InternalError("OpenSSL has no HMAC");
+  // The context holds its own reference to the algorithm.
+  MacContext keyed(EVP_MAC_CTX_new(hmac));
+  EVP_MAC_free(hmac);
+  char digest[] = "SHA256";
+  const OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_end()};
+  if (keyed == nullptr ||
+      EVP_MAC_init(keyed.get(),
+                   reinterpret_cast<const unsigned char*>(key.data()),
+                   key.size(), params) != 1) {
+    return absl::InternalError("OpenSSL could not key HMAC-SHA256");
+  }
+  return std::unique_ptr<ServerSecret>(new ServerSecret(std::move(keyed)));
 }
 
 absl::StatusOr<std::unique_ptr<ServerSecret>> ServerSecret::LoadOrCreate(
@@ -65,11 +95,17 @@ merkle::Hash ServerSecret::Derive(
   for (absl::string_view part : parts) {
     absl::StrAppend(&message, storage::EncodeFixed64(part.size()), part);
   }
+  const MacContext context(EVP_MAC_CTX_dup(keyed_.get()));
+  if (context == nullptr) DieOnMacFailure("EVP_MAC_CTX_dup");
   merkle::Hash mac;
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
-       reinterpret_cast<const unsigned char*>(message.data()), message.size(),
-       mac.data(), &length);
+  size_t length = 0;
+  if (EVP_MAC_update(context.get(),
+                     reinterpret_cast<const unsigned char*>(message.data()),
+                     message.size()) != 1 ||
+      EVP_MAC_final(context.get(), mac.data(), &length, mac.size()) != 1 ||
+      length != mac.size()) {
+    DieOnMacFailure("HMAC-SHA256");
+  }
   return mac;
 }
 

@@ -5,6 +5,8 @@
 #ifndef PREMIUM_SERVICES_SERVER_SECRET_H_
 #define PREMIUM_SERVICES_SERVER_SECRET_H_
 
+#include <openssl/types.h>
+
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -28,13 +30,23 @@ class ServerSecret {
       const std::string& path);
 
   // HMAC-SHA256 over the length-prefixed `purpose` and `parts`: distinct
-  // inputs never collide by concatenation.
+  // inputs never collide by concatenation. Safe to call from many threads.
   merkle::Hash Derive(absl::string_view purpose,
                       std::initializer_list<absl::string_view> parts) const;
 
  private:
-  explicit ServerSecret(std::string key) : key_(std::move(key)) {}
-  const std::string key_;
+  struct MacContextDeleter {
+    void operator()(EVP_MAC_CTX* context) const;
+  };
+  using MacContext = std::unique_ptr<EVP_MAC_CTX, MacContextDeleter>;
+
+  explicit ServerSecret(MacContext keyed) : keyed_(std::move(keyed)) {}
+
+  // HMAC-SHA256 already keyed with the secret, never fed itself: each Derive
+  // works on a copy, so no call fetches the algorithms or hashes the key
+  // again (a paystub code per payroll line). EVP_MAC_CTX_dup takes it const,
+  // which OpenSSL makes safe to do from many threads at once.
+  const MacContext keyed_;
 };
 
 }  // namespace premium
