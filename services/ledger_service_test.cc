@@ -264,6 +264,17 @@ class LedgerServiceTest : public ::testing::Test {
     }
   }
 
+  // Entries of 1,000 bytes each, "big-0" to "big-<count - 1>": a few of them
+  // fill a response capped in bytes.
+  void AppendBigEntries(int count) {
+    for (int i = 0; i < count; ++i) {
+      const grpc::Status status =
+          Append(MakeAppend("svc:test", absl::StrCat("big-", i),
+                            {std::string(1000, 'a' + i % 26)}));
+      ASSERT_TRUE(status.ok()) << status.error_message();
+    }
+  }
+
   std::vector<pb::StoredEntry> ReadAll(pb::LedgerService::Stub& stub) {
     std::vector<pb::StoredEntry> entries;
     const uint64_t size = ledger_->size();
@@ -620,11 +631,7 @@ TEST_F(LedgerServiceTest, ResponseLimitsSplitBigReads) {
   options.tail_poll_interval = kTailPollInterval;
   TestServer small(ledger_.get(), token_hash_, options);
 
-  for (int i = 0; i < 10; ++i) {
-    ASSERT_TRUE(Append(MakeAppend("svc:test", absl::StrCat("big-", i),
-                                  {std::string(1000, 'a' + i)}))
-                    .ok());
-  }
+  AppendBigEntries(10);
   ASSERT_TRUE(
       Append(MakeAppend("svc:test", "huge", {std::string(10000, 'h')})).ok());
   AppendMany("small", 6);
@@ -1085,11 +1092,7 @@ TEST_F(LedgerServiceTest, LedgerClientLogFillsTheGapsOfShortBatches) {
   options.bytes_per_response_max = 3000;
   options.tail_poll_interval = kTailPollInterval;
   TestServer small(ledger_.get(), token_hash_, options);
-  for (int i = 0; i < 10; ++i) {
-    ASSERT_TRUE(Append(MakeAppend("svc:test", absl::StrCat("big-", i),
-                                  {std::string(1000, 'a' + i)}))
-                    .ok());
-  }
+  AppendBigEntries(10);
   AppendMany("small", 20);
   const uint64_t size = ledger_->size();
   std::unique_ptr<LedgerClient> remote =
