@@ -1,7 +1,5 @@
 #include "clients/verify_answers.h"
 
-#include <openssl/sha.h>
-
 #include <cassert>
 #include <utility>
 #include <vector>
@@ -163,11 +161,7 @@ std::string PublicKeyFingerprint(const CheckpointVerifier& key) {
   const bool decoded = absl::Base64Unescape(base64, &der);
   assert(decoded && "a verifier's PEM is canonical");
   (void)decoded;
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(der.data()), der.size(),
-         digest);
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
+  return merkle::HashToHex(merkle::Sha256Of(der));
 }
 
 absl::Status VerifyWorkerLookup(

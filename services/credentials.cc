@@ -2,7 +2,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -47,10 +46,7 @@ absl::StatusOr<std::string> GenerateToken(absl::string_view prefix) {
 }
 
 merkle::Hash HashToken(absl::string_view token) {
-  merkle::Hash digest;
-  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(),
-         digest.data());
-  return digest;
+  return merkle::Sha256Of(std::string_view(token.data(), token.size()));
 }
 
 bool TokenMatches(absl::string_view token, const merkle::Hash& token_hash) {

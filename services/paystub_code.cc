@@ -1,7 +1,5 @@
 #include "services/paystub_code.h"
 
-#include <openssl/sha.h>
-
 #include "absl/strings/str_cat.h"
 #include "services/credentials.h"
 
@@ -49,10 +47,8 @@ absl::StatusOr<std::string> NormalizePaystubCode(absl::string_view typed) {
 }
 
 merkle::Hash PaystubCodeHash(absl::string_view canonical_code) {
-  merkle::Hash digest;
-  SHA256(reinterpret_cast<const unsigned char*>(canonical_code.data()),
-         canonical_code.size(), digest.data());
-  return digest;
+  return merkle::Sha256Of(
+      std::string_view(canonical_code.data(), canonical_code.size()));
 }
 
 }  // namespace premium

@@ -104,6 +104,8 @@ Hash HashChildren(const Hash& left, const Hash& right) {
   return Digest(&kNodePrefix, HashBytes(left), HashBytes(right));
 }
 
+Hash Sha256Of(std::string_view data) { return Digest(nullptr, data, {}); }
+
 Hash EmptyRoot() {
   // Computed once: it is a constant of the format.
   static const Hash root = Digest(nullptr, {}, {});

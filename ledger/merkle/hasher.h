@@ -43,6 +43,10 @@ Hash HashChildren(const Hash& left, const Hash& right);
 // SHA-256(""): the root of the tree of size 0.
 Hash EmptyRoot();
 
+// SHA-256(data), with no prefix: the digest of a code or token, never a tree
+// hash. The algorithm is fetched once, unlike OpenSSL's one-shot SHA256().
+Hash Sha256Of(std::string_view data);
+
 // 64 lowercase hex digits.
 std::string HashToHex(const Hash& hash);
 

@@ -27,6 +27,15 @@ TEST(HasherTest, EmptyRootIsSha256OfNothing) {
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
+TEST(HasherTest, Sha256OfIsPlainSha256) {
+  // FIPS 180-2's "abc", and a message longer than a block.
+  EXPECT_EQ(HashToHex(Sha256Of("abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(HashToHex(Sha256Of(std::string(1000, 'a'))),
+            "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
+  EXPECT_EQ(Sha256Of(""), EmptyRoot());
+}
+
 TEST(HasherTest, LeafAndNodeHashesArePrefixedSha256) {
   // SHA-256 of the single byte 0x00 and of 0x01 followed by 64 zero bytes,
   // from an independent SHA-256 (python3 hashlib).
