@@ -53,6 +53,12 @@ constexpr size_t kPemFileBytesMax = 64 * 1024;
 // framing.
 constexpr int kMessageBytesMax = (64 << 20) + (1 << 20);
 constexpr absl::Duration kShutdownGrace = absl::Seconds(10);
+// gRPC's synchronous server keeps at most 2 idle handler threads by default
+// (MAX_POLLERS): every call beyond them starts a thread, which exits when the
+// call ends. Under 16 concurrent lookups that churn cost about a sixth of the
+// throughput (1.1M entries: 1,282-1,289 -> 1,505-1,610 lookups/s, p99 27.5
+// -> 19.5 ms). Up to this many idle threads are kept; each costs its stack.
+constexpr int kIdleHandlerThreadsMax = 64;
 // See MemoryTrimmer.
 constexpr uint64_t kTrimGrowthBytesMin = 2 << 20;
 constexpr uint64_t kTrimGrowthDivisor = 8;
@@ -345,6 +351,9 @@ int RunServer(const ServeFlags& flags, const sigset_t& stop_signals,
   // gRPC sets SO_REUSEPORT by default: a second premiumd (on another data
   // directory) would then share the port and get half the connections.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetSyncServerOption(
+      grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
+      kIdleHandlerThreadsMax);
   for (grpc::Service* service : services) builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {

@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,6 +40,7 @@
 #include "ledger/premium/indexer.h"
 #include "ledger/testing/child_process.h"
 #include "ledger/testing/ledger_testing.h"
+#include "ledger/util/files.h"
 #include "nlohmann/json.hpp"
 #include "services/credentials.h"
 #include "services/testing/service_testing.h"
@@ -589,6 +591,61 @@ TEST_F(PremiumdTest, SigtermWhileAppendingKeepsEveryAcknowledgedAppend) {
       RunCommand({PREMIUMD_PATH, "verify", "--data-dir", data_dir_});
   EXPECT_EQ(verify.exit_code, 0) << verify.err;
   EXPECT_THAT(verify.out, StartsWith("premiumd verify: OK"));
+}
+
+// The threads that handled a burst of calls handle the next one: gRPC's
+// default kept two and started a thread for each call beyond them.
+TEST_F(PremiumdTest, HandlerThreadsOutliveABurstOfCalls) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  // Each call waits for entries that never come, so all are handled at
+  // once, each on its own thread, until their deadline.
+  constexpr int kCalls = 16;
+  pb::TailEntriesRequest request;
+  request.set_from_seq(LatestCheckpoint().tree_size());
+  const auto burst = [&] {
+    std::vector<std::thread> callers;
+    for (int i = 0; i < kCalls; ++i) {
+      callers.emplace_back([&] {
+        std::unique_ptr<grpc::ClientContext> context =
+            NewContext(token_, absl::Seconds(2));
+        std::unique_ptr<grpc::ClientReader<pb::TailEntriesResponse>> reader =
+            pb::LedgerService::NewStub(channel_)->TailEntries(context.get(),
+                                                              request);
+        pb::TailEntriesResponse response;
+        while (reader->Read(&response)) {
+        }
+        EXPECT_EQ(reader->Finish().error_code(),
+                  grpc::StatusCode::DEADLINE_EXCEEDED);
+      });
+    }
+    for (std::thread& caller : callers) caller.join();
+  };
+  // The server's handler threads, by id.
+  const auto handler_threads = [&] {
+    std::set<std::string> ids;
+    const std::string tasks = absl::StrCat("/proc/", server_->pid(), "/task");
+    for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+      // A thread may end between the listing and the read.
+      const absl::StatusOr<std::string> name =
+          ReadSmallFile(task.path().string() + "/comm", 64);
+      if (name.ok() && absl::StartsWith(*name, "grpcpp_sync_ser")) {
+        ids.insert(task.path().filename().string());
+      }
+    }
+    return ids;
+  };
+  burst();
+  const std::set<std::string> after_first = handler_threads();
+  EXPECT_GE(after_first.size(), static_cast<size_t>(kCalls));
+  burst();
+  // gRPC may still start one now and then; the default started a thread
+  // for nearly every call.
+  size_t started = 0;
+  for (const std::string& id : handler_threads()) {
+    started += after_first.contains(id) ? 0 : 1;
+  }
+  EXPECT_LE(started, static_cast<size_t>(kCalls / 4));
+  ASSERT_NO_FATAL_FAILURE(StopServer());
 }
 
 TEST_F(PremiumdTest, RestartKeepsOriginAndTreeSize) {
