@@ -1068,7 +1068,10 @@ int Main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0.5, 3600.0));
   app.add_option("--skip", flags.skip,
-                 "Sections to skip: lookups, postgres, raw, big");
+                 "Sections to skip, separated by spaces or commas: lookups, "
+                 "postgres, raw, big")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"lookups", "postgres", "raw", "big"}));
   app.add_flag("--quick", flags.quick,
                "A smoke run: 100,000 lines, no memory run, 2 s lookups");
   app.add_option("--json", flags.json_path, "Write every figure here");
