@@ -1,7 +1,6 @@
 #include "services/upload_receiver.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,8 +10,8 @@
 #include <filesystem>
 #include <memory>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "ledger/merkle/hasher.h"
 #include "ledger/money/decimal.h"
 #include "ledger/premium/indexer.h"
 #include "ledger/premium/validation.h"
@@ -23,27 +22,6 @@ namespace premium {
 namespace {
 
 namespace pb = wsr::premium::v1;
-
-class Sha256 {
- public:
-  Sha256() : ctx_(EVP_MD_CTX_new()) {
-    EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr);
-  }
-  ~Sha256() { EVP_MD_CTX_free(ctx_); }
-  void Update(absl::string_view data) {
-    EVP_DigestUpdate(ctx_, data.data(), data.size());
-  }
-  std::string HexDigest() {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    EVP_DigestFinal_ex(ctx_, digest, &length);
-    return absl::BytesToHexString(
-        absl::string_view(reinterpret_cast<const char*>(digest), length));
-  }
-
- private:
-  EVP_MD_CTX* ctx_;
-};
 
 UploadContext LedgerUploadContext(LedgerClient& ledger,
                                   const Principal& principal) {
@@ -205,7 +183,7 @@ absl::StatusOr<pb::UploadReceipt> ReceiveUpload(
   absl::StatusOr<std::unique_ptr<Spool>> spool = Spool::Create();
   if (!spool.ok()) return spool.status();
   Upload upload(kind, LedgerUploadContext(ledger, principal));
-  Sha256 content_hash;
+  merkle::Sha256Stream content_hash;
   uint64_t file_bytes = 0;
   // Up to limits.inline_records_max records stay in memory for one Append; past
   // it the file is validated only, and its records made again from the spool.
@@ -240,7 +218,7 @@ absl::StatusOr<pb::UploadReceipt> ReceiveUpload(
 
   const std::string idempotency_key =
       header.request_id().empty()
-          ? absl::StrCat("sha256:", content_hash.HexDigest())
+          ? absl::StrCat("sha256:", merkle::HashToHex(content_hash.Finish()))
           : header.request_id();
   const uint64_t records = upload.record_count();
   absl::StatusOr<AppendReceipt> receipt;

@@ -49,18 +49,16 @@ const EVP_MD* Sha256() {
   return md;
 }
 
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-};
-
 // One digest context per thread, reused for every hash on that thread: no
 // allocation per hash and no sharing between threads.
 EVP_MD_CTX* ThreadContext() {
-  thread_local const std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx = [] {
-    EVP_MD_CTX* created = EVP_MD_CTX_new();
-    if (created == nullptr) DieOnCryptoFailure("EVP_MD_CTX_new");
-    return std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>(created);
-  }();
+  thread_local const std::unique_ptr<EVP_MD_CTX, Sha256Stream::ContextDeleter>
+      ctx = [] {
+        EVP_MD_CTX* created = EVP_MD_CTX_new();
+        if (created == nullptr) DieOnCryptoFailure("EVP_MD_CTX_new");
+        return std::unique_ptr<EVP_MD_CTX, Sha256Stream::ContextDeleter>(
+            created);
+      }();
   return ctx.get();
 }
 
@@ -105,6 +103,36 @@ Hash HashChildren(const Hash& left, const Hash& right) {
 }
 
 Hash Sha256Of(std::string_view data) { return Digest(nullptr, data, {}); }
+
+void Sha256Stream::ContextDeleter::operator()(EVP_MD_CTX* ctx) const {
+  EVP_MD_CTX_free(ctx);
+}
+
+Sha256Stream::Sha256Stream() : ctx_(EVP_MD_CTX_new()) {
+  if (ctx_ == nullptr) DieOnCryptoFailure("EVP_MD_CTX_new");
+  if (EVP_DigestInit_ex2(ctx_.get(), Sha256(), nullptr) != 1) {
+    DieOnCryptoFailure("EVP_DigestInit_ex2");
+  }
+}
+
+Sha256Stream::~Sha256Stream() = default;
+
+void Sha256Stream::Update(std::string_view data) {
+  if (EVP_DigestUpdate(ctx_.get(), data.data(), data.size()) != 1) {
+    DieOnCryptoFailure("EVP_DigestUpdate");
+  }
+}
+
+Hash Sha256Stream::Finish() {
+  Hash hash;
+  unsigned int length = 0;
+  if (EVP_DigestFinal_ex(ctx_.get(), hash.data(), &length) != 1 ||
+      length != kHashBytes ||
+      EVP_DigestInit_ex2(ctx_.get(), Sha256(), nullptr) != 1) {
+    DieOnCryptoFailure("EVP_DigestFinal_ex");
+  }
+  return hash;
+}
 
 Hash EmptyRoot() {
   // Computed once: it is a constant of the format.

@@ -18,9 +18,12 @@
 #ifndef LEDGER_MERKLE_HASHER_H_
 #define LEDGER_MERKLE_HASHER_H_
 
+#include <openssl/types.h>
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -46,6 +49,29 @@ Hash EmptyRoot();
 // SHA-256(data), with no prefix: the digest of a code or token, never a tree
 // hash. The algorithm is fetched once, unlike OpenSSL's one-shot SHA256().
 Hash Sha256Of(std::string_view data);
+
+// SHA-256 of data given in pieces (an uploaded file as it arrives, a
+// request's fields), with no prefix. As every hash here, it aborts if
+// OpenSSL fails (only an allocation can), rather than return a wrong digest.
+class Sha256Stream {
+ public:
+  Sha256Stream();
+  ~Sha256Stream();
+  Sha256Stream(const Sha256Stream&) = delete;
+  Sha256Stream& operator=(const Sha256Stream&) = delete;
+
+  void Update(std::string_view data);
+  // The digest of everything given since the start or the last Finish.
+  Hash Finish();
+
+  // Frees an OpenSSL digest context (this one's, and the hasher's own).
+  struct ContextDeleter {
+    void operator()(EVP_MD_CTX* ctx) const;
+  };
+
+ private:
+  std::unique_ptr<EVP_MD_CTX, ContextDeleter> ctx_;
+};
 
 // 64 lowercase hex digits.
 std::string HashToHex(const Hash& hash);

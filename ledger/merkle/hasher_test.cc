@@ -36,6 +36,21 @@ TEST(HasherTest, Sha256OfIsPlainSha256) {
   EXPECT_EQ(Sha256Of(""), EmptyRoot());
 }
 
+TEST(HasherTest, Sha256StreamIsSha256OfThePiecesJoined) {
+  Sha256Stream stream;
+  stream.Update("a");
+  stream.Update("");
+  stream.Update("bc");
+  EXPECT_EQ(stream.Finish(), Sha256Of("abc"));
+  // Finish starts it over.
+  EXPECT_EQ(stream.Finish(), EmptyRoot());
+  const std::string long_message(1000, 'a');
+  for (size_t i = 0; i < long_message.size(); i += 7) {
+    stream.Update(std::string_view(long_message).substr(i, 7));
+  }
+  EXPECT_EQ(stream.Finish(), Sha256Of(long_message));
+}
+
 TEST(HasherTest, LeafAndNodeHashesArePrefixedSha256) {
   // SHA-256 of the single byte 0x00 and of 0x01 followed by 64 zero bytes,
   // from an independent SHA-256 (python3 hashlib).

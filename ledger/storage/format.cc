@@ -1,7 +1,5 @@
 #include "ledger/storage/format.h"
 
-#include <openssl/evp.h>
-
 #include <cassert>
 #include <cstring>
 
@@ -40,32 +38,17 @@ void AppendHash(std::string* out, const merkle::Hash& hash) {
 
 }  // namespace
 
-struct RequestFingerprinter::Context {
-  Context() : ctx(EVP_MD_CTX_new()) {
-    const bool ok =
-        ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1;
-    assert(ok);
-    (void)ok;
-  }
-  ~Context() { EVP_MD_CTX_free(ctx); }
-  EVP_MD_CTX* ctx;
-};
-
 RequestFingerprinter::RequestFingerprinter(absl::string_view actor,
                                            absl::string_view idempotency_key,
-                                           uint64_t entry_count)
-    : context_(std::make_unique<Context>()) {
+                                           uint64_t entry_count) {
   Add(actor);
   Add(idempotency_key);
   Add(EncodeFixed64(entry_count));
 }
 
-RequestFingerprinter::~RequestFingerprinter() = default;
-
 void RequestFingerprinter::Add(absl::string_view field) {
-  const std::string length = EncodeFixed64(field.size());
-  EVP_DigestUpdate(context_->ctx, length.data(), length.size());
-  EVP_DigestUpdate(context_->ctx, field.data(), field.size());
+  stream_.Update(EncodeFixed64(field.size()));
+  stream_.Update(std::string_view(field.data(), field.size()));
 }
 
 void RequestFingerprinter::AddEntry(absl::string_view kind,
@@ -74,13 +57,7 @@ void RequestFingerprinter::AddEntry(absl::string_view kind,
   Add(payload);
 }
 
-merkle::Hash RequestFingerprinter::Finish() {
-  merkle::Hash digest;
-  unsigned int length = 0;
-  EVP_DigestFinal_ex(context_->ctx, digest.data(), &length);
-  assert(length == digest.size());
-  return digest;
-}
+merkle::Hash RequestFingerprinter::Finish() { return stream_.Finish(); }
 
 std::string EncodeFixed64(uint64_t value) {
   std::string out;

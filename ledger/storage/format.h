@@ -79,7 +79,6 @@ class RequestFingerprinter {
  public:
   RequestFingerprinter(absl::string_view actor,
                        absl::string_view idempotency_key, uint64_t entry_count);
-  ~RequestFingerprinter();
   RequestFingerprinter(const RequestFingerprinter&) = delete;
   RequestFingerprinter& operator=(const RequestFingerprinter&) = delete;
 
@@ -88,8 +87,7 @@ class RequestFingerprinter {
 
  private:
   void Add(absl::string_view field);
-  struct Context;
-  std::unique_ptr<Context> context_;
+  merkle::Sha256Stream stream_;
 };
 
 std::string EncodeFixed64(uint64_t value);
