@@ -56,8 +56,8 @@ constexpr absl::Duration kShutdownGrace = absl::Seconds(10);
 // gRPC's synchronous server keeps at most 2 idle handler threads by default
 // (MAX_POLLERS): every call beyond them starts a thread, which exits when the
 // call ends. Under 16 concurrent lookups that churn cost about a sixth of the
-// throughput (1.1M entries: 1,282-1,289 -> 1,505-1,610 lookups/s, p99 27.5
-// -> 19.5 ms). Up to this many idle threads are kept; each costs its stack.
+// throughput (1.1M entries: 1,282-1,289 -> 1,505-1,789 lookups/s, p99 27.5
+// -> 16-20 ms). Up to this many idle threads are kept; each costs its stack.
 constexpr int kIdleHandlerThreadsMax = 64;
 // See MemoryTrimmer.
 constexpr uint64_t kTrimGrowthBytesMin = 2 << 20;
