@@ -237,8 +237,10 @@ class Ledger {
   // InvalidArgument unless leaf_index < tree_size; OutOfRange if tree_size >
   // size(). At most 8 reads, all within the 256 entries around the leaf,
   // once the nodes above are cached: the ledger keeps in memory the nodes of
-  // subtrees of 256 entries or more that proofs have read, about one per 128
-  // entries, at most 917,504 of them (a table of 43 MiB).
+  // subtrees of 256 entries or more, about one per 128 entries, at most
+  // 917,504 of them (a table of 43 MiB). Those of the tree committed at
+  // Open are read on a thread of the ledger's own right after it (see
+  // node_cache()); the later ones as proofs first read them.
   absl::StatusOr<std::vector<merkle::Hash>> InclusionProof(
       uint64_t leaf_index, uint64_t tree_size) const;
   // Proof that the tree of old_size is a prefix of the tree of new_size.
@@ -248,6 +250,18 @@ class Ledger {
       uint64_t old_size, uint64_t new_size) const;
   // The root hash of the tree of `tree_size` entries (<= size()).
   absl::StatusOr<merkle::Hash> RootAt(uint64_t tree_size) const;
+
+  struct NodeCache {
+    // Nodes held in memory.
+    uint64_t nodes = 0;
+    // True while the nodes of the tree committed at Open are being read
+    // (only the highest levels when they do not all fit). That reading
+    // passes over the node records once, past the block cache, and ends
+    // early if the ledger closes or a read fails (the proof that needs the
+    // node then reads it, and reports the failure).
+    bool warming = false;
+  };
+  NodeCache node_cache() const;
 
   // The entry that holds `unique_key`, or NotFound. InvalidArgument for a
   // key no indexer may derive (empty, over kDerivedKeyLengthMax, or with a

@@ -782,6 +782,53 @@ TEST_F(LedgerTest, ProofsServedFromTheNodeCacheVerify) {
   for (int r = 26; r < 40; ++r) append(r, 100);
   sizes.push_back(4000);
   ASSERT_NO_FATAL_FAILURE(check(sizes));
+
+  // Reopened, the ledger reads every such node of its tree before a proof
+  // asks: at 4,000 entries, 15 + 7 + 3 + 1 of levels 8 to 11. A proof
+  // that missed one would add it.
+  Reopen();
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (ledger_->node_cache().warming && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  ASSERT_FALSE(ledger_->node_cache().warming);
+  EXPECT_EQ(ledger_->node_cache().nodes, 26u);
+  ASSERT_NO_FATAL_FAILURE(check(sizes));
+  EXPECT_EQ(ledger_->node_cache().nodes, 26u);
+}
+
+// The node cache is read on a thread of the ledger's: closing the ledger
+// right after Open, while that runs, stops it, and appends and proofs run
+// beside it.
+TEST_F(LedgerTest, NodeCacheReadingStopsWithTheLedger) {
+  OpenLedger();
+  for (int r = 0; r < 40; ++r) {
+    AppendRequest batch;
+    batch.actor = "a";
+    batch.idempotency_key = absl::StrCat("r", r);
+    for (int i = 0; i < 500; ++i) {
+      batch.entries.push_back({"k", absl::StrCat(r, ".", i)});
+    }
+    MustAppend(batch);
+  }
+  for (int i = 0; i < 10; ++i) {
+    Reopen();
+    if (i % 2 == 1) ledger_->Close();
+  }
+  Reopen();
+  MustAppend(OneEntry("a", "after", "p"));
+  const merkle::Hash root = ledger_->LatestCheckpoint().checkpoint.root_hash;
+  const std::vector<StoredEntry> entries = ReadAll();
+  ASSERT_EQ(entries.size(), 20'001u);
+  for (uint64_t leaf = 0; leaf < entries.size(); leaf += 997) {
+    absl::StatusOr<std::vector<merkle::Hash>> proof =
+        ledger_->InclusionProof(leaf, entries.size());
+    ASSERT_THAT(proof, IsOk());
+    EXPECT_THAT(merkle::VerifyInclusion(merkle::HashLeaf(entries[leaf].bytes),
+                                        leaf, entries.size(), *proof, root),
+                IsOk());
+  }
+  ledger_.reset();
 }
 
 TEST_F(LedgerTest, ProofArgumentErrors) {

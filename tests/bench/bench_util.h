@@ -10,11 +10,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "ledger/ledger.h"
 
 namespace premium::bench {
 
@@ -45,6 +47,20 @@ T ValueOrDie(absl::StatusOr<T> value, const std::string& what) {
 
 inline void OkOrDie(const absl::Status& status, const std::string& what) {
   if (!status.ok()) Die(absl::StrCat(what, ": ", status.ToString()));
+}
+
+// Waits until `ledger` has read the high nodes of its tree into memory, as
+// a serving premiumd's has soon after it starts; returns the seconds waited.
+// Proofs timed before then measure the start, not the service.
+inline double WaitForNodeCache(const Ledger& ledger) {
+  const Clock::time_point start = Clock::now();
+  while (ledger.node_cache().warming) {
+    if (Clock::now() - start > std::chrono::minutes(10)) {
+      Die("the ledger's node cache was still filling after 10 minutes");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return SecondsSince(start);
 }
 
 }  // namespace premium::bench
