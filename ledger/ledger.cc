@@ -33,6 +33,8 @@ namespace {
 constexpr uint64_t kScanEntriesMin = 256;
 // Levels a node key can name (storage::NodeKey).
 constexpr int kNodeLevelsMax = 64;
+// LedgerOptions::node_cache_nodes_max: a table of 2^27 slots, 5.1 GiB.
+constexpr size_t kNodeCacheNodesLimit = size_t{1} << 26;
 // What a group's write batch holds per entry beside the request's own bytes:
 // the entry's envelope and key, its leaf and interior nodes, its index
 // records (payroll lines: 369 bytes; purchases and payments: 314-567).
@@ -356,8 +358,6 @@ class Ledger::Impl {
   // each higher one is a block of its own, far from the others in key
   // order. These are what this keeps: about one node per 128 entries.
   static constexpr int kCachedNodeLevelMin = 8;
-  // The most a hash table of 2^20 slots holds (7/8 of them): 43 MiB.
-  static constexpr size_t kCachedNodesMax = (size_t{1} << 20) / 8 * 7;
   // At level 8 and above an index has at most 55 bits (trees of at most
   // 2^63 leaves), so index and level pack into 64.
   static uint64_t CachedNodeKey(const merkle::NodeId& id) {
@@ -1263,7 +1263,7 @@ absl::StatusOr<std::vector<merkle::Hash>> Ledger::Impl::NodeHashes(
   absl::MutexLock lock(&node_cache_mu_);
   for (const size_t i : unread) {
     if (ids[i].level < kCachedNodeLevelMin) continue;
-    if (node_cache_.size() >= kCachedNodesMax) break;
+    if (node_cache_.size() >= options_.node_cache_nodes_max) break;
     node_cache_.emplace(CachedNodeKey(ids[i]), hashes[i]);
   }
   return hashes;
@@ -1280,7 +1280,10 @@ absl::StatusOr<std::vector<merkle::Hash>> Ledger::Impl::Proof(
 
 void Ledger::Impl::StartWarmingNodeCache() {
   const uint64_t tree_size = size();
-  if (tree_size < (uint64_t{1} << kCachedNodeLevelMin)) return;
+  if (tree_size < (uint64_t{1} << kCachedNodeLevelMin) ||
+      options_.node_cache_nodes_max == 0) {
+    return;
+  }
   warming_.store(true, std::memory_order_release);
   node_cache_warmer_ = std::thread([this, tree_size] {
     WarmNodeCache(tree_size);
@@ -1295,8 +1298,12 @@ void Ledger::Impl::WarmNodeCache(uint64_t tree_size) {
     for (int l = level; l < 64; ++l) nodes += tree_size >> l;
     return nodes;
   };
+  const size_t nodes_max = options_.node_cache_nodes_max;
   int level_min = kCachedNodeLevelMin;
-  while (nodes_from(level_min) > kCachedNodesMax) ++level_min;
+  while (nodes_from(level_min) > nodes_max) ++level_min;
+  // Level 63 holds at most one node, so a limit of at least one stops the
+  // climb there.
+  assert(nodes_max > 0 && level_min < 64);
   const uint64_t width = uint64_t{1} << level_min;
 
   // Nodes are keyed by last leaf, then level: those of one last leaf are
@@ -1324,7 +1331,7 @@ void Ledger::Impl::WarmNodeCache(uint64_t tree_size) {
     if (stop_warming_.load(std::memory_order_relaxed)) return;
     absl::MutexLock lock(&node_cache_mu_);
     for (const auto& [key, hash] : batch) {
-      if (node_cache_.size() >= kCachedNodesMax) return;
+      if (node_cache_.size() >= nodes_max) return;
       node_cache_.emplace(key, hash);
     }
     batch.clear();
@@ -1416,6 +1423,10 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(LedgerOptions options) {
     return absl::InvalidArgumentError(
         "ledger limits must be positive, and request_entries_max at most "
         "2^32 - 1");
+  }
+  if (options.node_cache_nodes_max > kNodeCacheNodesLimit) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "node_cache_nodes_max must be at most ", kNodeCacheNodesLimit));
   }
   if (options.create_if_missing) {
     if (absl::Status s = MakeDirectory(options.data_dir); !s.ok()) return s;

@@ -105,9 +105,14 @@ struct LedgerOptions {
   // Entries returned by one ReadEntries call at most.
   size_t read_entries_max = 10'000;
   size_t block_cache_bytes = 64 << 20;
-  // Memtables of all column families together; with the block cache, what
-  // bounds the ledger's memory.
+  // Memtables of all column families together; with the block cache and
+  // the node cache, what bounds the ledger's memory.
   size_t write_buffer_bytes = 128 << 20;
+  // Merkle nodes kept in memory for proofs (see InclusionProof), at most
+  // 2^26; 0 keeps none. They live in a hash table of 41-byte slots, at most
+  // 7/8 full: the default is the most that 2^20 slots hold (41 MiB), every
+  // such node of a ledger of up to 117M entries; beyond, the highest levels.
+  size_t node_cache_nodes_max = (size_t{1} << 20) / 8 * 7;
 };
 
 struct AppendEntry {
@@ -238,9 +243,9 @@ class Ledger {
   // size(). At most 8 reads, all within the 256 entries around the leaf,
   // once the nodes above are cached: the ledger keeps in memory the nodes of
   // subtrees of 256 entries or more, about one per 128 entries, at most
-  // 917,504 of them (a table of 43 MiB). Those of the tree committed at
-  // Open are read on a thread of the ledger's own right after it (see
-  // node_cache()); the later ones as proofs first read them.
+  // LedgerOptions::node_cache_nodes_max of them. Those of the tree
+  // committed at Open are read on a thread of the ledger's own right after
+  // it (see node_cache()); the later ones as proofs first read them.
   absl::StatusOr<std::vector<merkle::Hash>> InclusionProof(
       uint64_t leaf_index, uint64_t tree_size) const;
   // Proof that the tree of old_size is a prefix of the tree of new_size.

@@ -159,6 +159,44 @@ class LedgerTest : public ::testing::Test {
     return all;
   }
 
+  // Requests `from` to `to` - 1 (their idempotency keys), each of
+  // `entries_each` small entries.
+  void AppendRequests(int from, int to, int entries_each) {
+    for (int r = from; r < to; ++r) {
+      AppendRequest batch;
+      batch.actor = "a";
+      batch.idempotency_key = absl::StrCat("r", r);
+      for (int i = 0; i < entries_each; ++i) {
+        batch.entries.push_back({"k", absl::StrCat(r, ".", i)});
+      }
+      MustAppend(batch);
+    }
+  }
+
+  // Until the ledger has read its tree's high nodes after Open.
+  void AwaitNodeCache() {
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (ledger_->node_cache().warming && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    ASSERT_FALSE(ledger_->node_cache().warming);
+  }
+
+  // Inclusion proofs of every `step`th of `entries` in the tree of them all,
+  // whose root is `root`.
+  void ExpectInclusionProofsVerify(const std::vector<StoredEntry>& entries,
+                                   const merkle::Hash& root, uint64_t step) {
+    for (uint64_t leaf = 0; leaf < entries.size(); leaf += step) {
+      absl::StatusOr<std::vector<merkle::Hash>> proof =
+          ledger_->InclusionProof(leaf, entries.size());
+      ASSERT_THAT(proof, IsOk());
+      EXPECT_THAT(merkle::VerifyInclusion(merkle::HashLeaf(entries[leaf].bytes),
+                                          leaf, entries.size(), *proof, root),
+                  IsOk())
+          << leaf;
+    }
+  }
+
   TempDir dir_;
   FakeClock clock_;
   TestIndexer indexer_;
@@ -265,6 +303,13 @@ TEST_F(LedgerTest, OpenRefusesBadOptions) {
     options.origin = origin;
     EXPECT_THAT(Ledger::Open(options), StatusIs(Code::kInvalidArgument));
   }
+  options = Options();
+  options.node_cache_nodes_max = (size_t{1} << 26) + 1;
+  EXPECT_THAT(Ledger::Open(options),
+              StatusIs(Code::kInvalidArgument,
+                       HasSubstr("node_cache_nodes_max must be at most")));
+  options.node_cache_nodes_max = size_t{1} << 26;
+  EXPECT_THAT(Ledger::Open(options), IsOk());
 }
 
 TEST_F(LedgerTest, CreateMakesAPrivateDirectoryAndKey) {
@@ -739,17 +784,8 @@ TEST_F(LedgerTest, InclusionAndConsistencyProofsVerify) {
 // that grew past them, verify as the first ones did.
 TEST_F(LedgerTest, ProofsServedFromTheNodeCacheVerify) {
   OpenLedger();
-  auto append = [this](int request, int count) {
-    AppendRequest batch;
-    batch.actor = "a";
-    batch.idempotency_key = absl::StrCat("r", request);
-    for (int i = 0; i < count; ++i) {
-      batch.entries.push_back({"k", absl::StrCat(request, ".", i)});
-    }
-    return MustAppend(batch).tree_size;
-  };
   // Up to level 11 (2,048 leaves), so levels 8 to 11 are cached.
-  for (int r = 0; r < 26; ++r) append(r, 100);
+  AppendRequests(0, 26, 100);
   std::vector<uint64_t> sizes = {257, 511, 1024, 1500, 2048, 2600};
   auto check = [this](const std::vector<uint64_t>& tree_sizes) {
     const std::vector<StoredEntry> entries = ReadAll();
@@ -779,7 +815,7 @@ TEST_F(LedgerTest, ProofsServedFromTheNodeCacheVerify) {
   };
   ASSERT_NO_FATAL_FAILURE(check(sizes));  // reads the nodes, fills the cache
   ASSERT_NO_FATAL_FAILURE(check(sizes));  // from the cache
-  for (int r = 26; r < 40; ++r) append(r, 100);
+  AppendRequests(26, 40, 100);
   sizes.push_back(4000);
   ASSERT_NO_FATAL_FAILURE(check(sizes));
 
@@ -787,11 +823,7 @@ TEST_F(LedgerTest, ProofsServedFromTheNodeCacheVerify) {
   // asks: at 4,000 entries, 15 + 7 + 3 + 1 of levels 8 to 11. A proof
   // that missed one would add it.
   Reopen();
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  while (ledger_->node_cache().warming && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  ASSERT_FALSE(ledger_->node_cache().warming);
+  ASSERT_NO_FATAL_FAILURE(AwaitNodeCache());
   EXPECT_EQ(ledger_->node_cache().nodes, 26u);
   ASSERT_NO_FATAL_FAILURE(check(sizes));
   EXPECT_EQ(ledger_->node_cache().nodes, 26u);
@@ -802,15 +834,7 @@ TEST_F(LedgerTest, ProofsServedFromTheNodeCacheVerify) {
 // beside it.
 TEST_F(LedgerTest, NodeCacheReadingStopsWithTheLedger) {
   OpenLedger();
-  for (int r = 0; r < 40; ++r) {
-    AppendRequest batch;
-    batch.actor = "a";
-    batch.idempotency_key = absl::StrCat("r", r);
-    for (int i = 0; i < 500; ++i) {
-      batch.entries.push_back({"k", absl::StrCat(r, ".", i)});
-    }
-    MustAppend(batch);
-  }
+  AppendRequests(0, 40, 500);
   for (int i = 0; i < 10; ++i) {
     Reopen();
     if (i % 2 == 1) ledger_->Close();
@@ -820,15 +844,42 @@ TEST_F(LedgerTest, NodeCacheReadingStopsWithTheLedger) {
   const merkle::Hash root = ledger_->LatestCheckpoint().checkpoint.root_hash;
   const std::vector<StoredEntry> entries = ReadAll();
   ASSERT_EQ(entries.size(), 20'001u);
-  for (uint64_t leaf = 0; leaf < entries.size(); leaf += 997) {
-    absl::StatusOr<std::vector<merkle::Hash>> proof =
-        ledger_->InclusionProof(leaf, entries.size());
-    ASSERT_THAT(proof, IsOk());
-    EXPECT_THAT(merkle::VerifyInclusion(merkle::HashLeaf(entries[leaf].bytes),
-                                        leaf, entries.size(), *proof, root),
-                IsOk());
-  }
+  ExpectInclusionProofsVerify(entries, root, 997);
   ledger_.reset();
+}
+
+// With node_cache_nodes_max below what a tree's high nodes number, the
+// reading at Open keeps the highest levels that fit, proofs add what room
+// is left, and the cache never holds more; with 0 it holds nothing. Proofs
+// verify either way.
+TEST_F(LedgerTest, NodeCacheKeepsItsLimit) {
+  OpenLedger();
+  AppendRequests(0, 10, 500);
+  const merkle::Hash root = ledger_->LatestCheckpoint().checkpoint.root_hash;
+  const std::vector<StoredEntry> entries = ReadAll();
+  ASSERT_EQ(entries.size(), 5'000u);
+  // 5,000 entries have 19 + 9 + 4 + 2 + 1 nodes at levels 8 to 12: 35 in
+  // all, 16 from level 9 up, and the root of the first 4,096 alone at 12.
+  // Open itself reads the nodes of the tree's compact range (4,096 + 512 +
+  // 256 + ...), the one of level 8 among them, and proofs of leaves all over
+  // the tree read more level-8 nodes. The cache only grows, so what it holds
+  // after the proofs is the most it held.
+  const struct {
+    size_t nodes_max;
+    uint64_t after_open;
+    uint64_t after_proofs;
+  } cases[] = {{20, 17, 20}, {35, 35, 35}, {1, 1, 1}, {0, 0, 0}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(absl::StrCat("node_cache_nodes_max ", c.nodes_max));
+    LedgerOptions options = Options();
+    options.create_if_missing = false;
+    options.node_cache_nodes_max = c.nodes_max;
+    ASSERT_NO_FATAL_FAILURE(OpenLedger(std::move(options)));
+    ASSERT_NO_FATAL_FAILURE(AwaitNodeCache());
+    EXPECT_EQ(ledger_->node_cache().nodes, c.after_open);
+    ASSERT_NO_FATAL_FAILURE(ExpectInclusionProofsVerify(entries, root, 97));
+    EXPECT_EQ(ledger_->node_cache().nodes, c.after_proofs);
+  }
 }
 
 TEST_F(LedgerTest, ProofArgumentErrors) {
