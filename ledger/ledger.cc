@@ -366,6 +366,14 @@ class Ledger::Impl {
   mutable absl::Mutex node_cache_mu_;
   mutable absl::flat_hash_map<uint64_t, merkle::Hash> node_cache_
       ABSL_GUARDED_BY(node_cache_mu_);
+  // Adds a node unless the cache is full (LedgerOptions::node_cache_nodes_max);
+  // false once it is.
+  bool CacheNodeLocked(uint64_t key, const merkle::Hash& hash) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(node_cache_mu_) {
+    if (node_cache_.size() >= options_.node_cache_nodes_max) return false;
+    node_cache_.emplace(key, hash);
+    return true;
+  }
   // Without it a proof that finds a high node missing reads a block of
   // its own for it: right after Open, at 11M entries, a proof read about
   // five such blocks besides its leaf's, and took twice as long.
@@ -1263,8 +1271,7 @@ absl::StatusOr<std::vector<merkle::Hash>> Ledger::Impl::NodeHashes(
   absl::MutexLock lock(&node_cache_mu_);
   for (const size_t i : unread) {
     if (ids[i].level < kCachedNodeLevelMin) continue;
-    if (node_cache_.size() >= options_.node_cache_nodes_max) break;
-    node_cache_.emplace(CachedNodeKey(ids[i]), hashes[i]);
+    if (!CacheNodeLocked(CachedNodeKey(ids[i]), hashes[i])) break;
   }
   return hashes;
 }
@@ -1331,8 +1338,7 @@ void Ledger::Impl::WarmNodeCache(uint64_t tree_size) {
     if (stop_warming_.load(std::memory_order_relaxed)) return;
     absl::MutexLock lock(&node_cache_mu_);
     for (const auto& [key, hash] : batch) {
-      if (node_cache_.size() >= nodes_max) return;
-      node_cache_.emplace(key, hash);
+      if (!CacheNodeLocked(key, hash)) return;
     }
     batch.clear();
   }
