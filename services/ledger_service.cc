@@ -284,11 +284,23 @@ grpc::Status LedgerServiceImpl::TailEntries(
   if (stopping_.load()) {
     return ToGrpcStatus(absl::UnavailableError("the server is stopping"));
   }
+  // A call without a deadline has a far-future one.
+  const absl::Time call_deadline = absl::FromChrono(context->deadline());
   uint64_t next_seq = request->from_seq();
   while (!context->IsCancelled() && !stopping_.load()) {
     const uint64_t size = ledger_->size();
     if (next_seq >= size) {
-      ledger_->WaitForGrowth(size, absl::Now() + options_.tail_poll_interval);
+      // Waking at the call's deadline, not up to a poll interval after it,
+      // frees this handler thread for the next call as soon as the caller
+      // has given up; otherwise a burst of calls that end together finds
+      // their threads still asleep and gRPC starts new ones.
+      const absl::Time now = absl::Now();
+      if (now >= call_deadline) {
+        return ToGrpcStatus(absl::DeadlineExceededError(
+            "the call's deadline passed while waiting for entries"));
+      }
+      ledger_->WaitForGrowth(
+          size, std::min(now + options_.tail_poll_interval, call_deadline));
       continue;
     }
     pb::TailEntriesResponse response;

@@ -25,7 +25,8 @@ struct LedgerServiceOptions {
   size_t bytes_per_response_max = 2 << 20;
   // Sequence numbers in one FindEntries response at most.
   uint32_t find_results_max = 10'000;
-  // How long a tail stream sleeps between checks for cancellation.
+  // How long a tail stream sleeps between checks for cancellation and for
+  // Stop; it also wakes at the call's deadline and ends there.
   absl::Duration tail_poll_interval = absl::Seconds(1);
 };
 

@@ -21,6 +21,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -990,6 +991,29 @@ TEST_F(LedgerServiceTest, TailWithAShortDeadlineEndsWithDeadlineExceeded) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(3));
   // The server gave up on the stream too: it serves on.
   AppendMany("after-deadline", 1);
+}
+
+TEST_F(LedgerServiceTest, TailHandlerEndsAtTheCallsDeadline) {
+  // With a poll interval far longer than the call, only the deadline can
+  // wake the handler: the server's shutdown waits for it, and ends within
+  // the wait below only if the handler returned at the deadline.
+  LedgerServiceOptions options;
+  options.tail_poll_interval = absl::Seconds(120);
+  auto server =
+      std::make_unique<TestServer>(ledger_.get(), token_hash_, options);
+  {
+    TailReader tail(server->stub(), Bearer(), 0, absl::Milliseconds(300));
+    ASSERT_TRUE(tail.WaitForEnd(absl::Seconds(5)));
+    EXPECT_EQ(tail.status().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+        << tail.status().error_message();
+  }
+  absl::Notification shut_down;
+  std::thread shutdown([&] {
+    server.reset();
+    shut_down.Notify();
+  });
+  EXPECT_TRUE(shut_down.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  shutdown.join();
 }
 
 TEST_F(LedgerServiceTest, UnaryCallsHonourDeadlines) {
