@@ -283,6 +283,9 @@ class Ledger::Impl {
   absl::StatusOr<std::vector<uint64_t>> FindByLookupKey(
       absl::string_view lookup_key, std::optional<uint64_t> after_seq,
       size_t max_results) const;
+  absl::StatusOr<std::vector<StoredEntry>> ReadByLookupKey(
+      absl::string_view lookup_key, std::optional<uint64_t> after_seq,
+      size_t max_results) const;
   // Starts reading the committed tree's high nodes into node_cache_.
   void StartWarmingNodeCache();
   NodeCache node_cache() const {
@@ -346,6 +349,21 @@ class Ledger::Impl {
   // keys) and the staging mark, with a synced write.
   absl::Status RemoveStaged(uint64_t tree_size);
   absl::StatusOr<merkle::CompactRange> RangeAt(uint64_t tree_size) const;
+  // The seqs of FindByLookupKey and, if `leaves` is set, the leaf hash
+  // each index record holds.
+  absl::Status ScanLookupIndex(
+      absl::string_view lookup_key, std::optional<uint64_t> after_seq,
+      size_t max_results, std::vector<uint64_t>* seqs,
+      std::vector<std::optional<merkle::Hash>>* leaves) const;
+  // The first entry whose lookup index records hold its leaf hash; a
+  // format-1 ledger is upgraded first (format.h), at `tree_size`.
+  absl::StatusOr<uint64_t> LookupLeavesFrom(uint64_t tree_size);
+  // The entries at `seqs`, each checked against its leaf hash: the one in
+  // `leaves[i]` where given (from a lookup index record), else the one in
+  // the node family. `leaves` is empty or as long as `seqs`.
+  absl::StatusOr<std::vector<StoredEntry>> ReadCheckedEntries(
+      absl::Span<const uint64_t> seqs,
+      absl::Span<const std::optional<merkle::Hash>> leaves) const;
   // The hashes of committed nodes `ids`, in order: from node_cache_ where it
   // has them, the rest read in one batch (and cached if high enough).
   absl::StatusOr<std::vector<merkle::Hash>> NodeHashes(
@@ -401,6 +419,8 @@ class Ledger::Impl {
   int64_t last_append_time_micros_ = 0;
 
   std::atomic<uint64_t> size_{0};
+  // Set by Load, before the ledger is shared; see LookupLeavesFrom.
+  uint64_t lookup_leaves_from_ = 0;
 };
 
 absl::StatusOr<SignedCheckpoint> Ledger::Impl::Sign(
@@ -423,6 +443,8 @@ absl::Status Ledger::Impl::Initialize() {
             storage::kFormatVersion);
   batch.Put(store_->handle(Family::kMeta), storage::kMetaOrigin, origin_);
   batch.Put(store_->handle(Family::kMeta), storage::kMetaTreeSize,
+            storage::EncodeFixed64(0));
+  batch.Put(store_->handle(Family::kMeta), storage::kMetaLookupLeavesFrom,
             storage::EncodeFixed64(0));
   batch.Put(store_->handle(Family::kCheckpoints), storage::EncodeFixed64(0),
             storage::EncodeCheckpointRecord(
@@ -483,6 +505,9 @@ absl::Status Ledger::Impl::Load() {
       !s.ok()) {
     return s;
   }
+  absl::StatusOr<uint64_t> lookup_leaves_from = LookupLeavesFrom(*tree_size);
+  if (!lookup_leaves_from.ok()) return lookup_leaves_from.status();
+  lookup_leaves_from_ = *lookup_leaves_from;
 
   int64_t last_time_micros = 0;
   if (*tree_size > 0) {
@@ -498,6 +523,27 @@ absl::Status Ledger::Impl::Load() {
   latest_ = *std::move(checkpoint);
   size_.store(*tree_size, std::memory_order_release);
   return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> Ledger::Impl::LookupLeavesFrom(uint64_t tree_size) {
+  absl::StatusOr<std::optional<std::string>> version =
+      store_->Get(Family::kMeta, storage::kMetaFormatVersion);
+  if (!version.ok()) return version.status();
+  if (*version == storage::kFormatVersionWithoutLookupLeaves) {
+    // The upgrade to format 2 (format.h): records written from here on hold
+    // their leaf hash. One synced batch, so a crash leaves format 1 whole.
+    rocksdb::WriteBatch batch;
+    batch.Put(store_->handle(Family::kMeta), storage::kMetaFormatVersion,
+              storage::kFormatVersion);
+    batch.Put(store_->handle(Family::kMeta), storage::kMetaLookupLeavesFrom,
+              storage::EncodeFixed64(tree_size));
+    if (absl::Status s = store_->Write(&batch); !s.ok()) return s;
+    return tree_size;
+  }
+  absl::StatusOr<std::optional<std::string>> stored =
+      store_->Get(Family::kMeta, storage::kMetaLookupLeavesFrom);
+  if (!stored.ok()) return stored.status();
+  return storage::DecodeLookupLeavesFrom(*stored, tree_size);
 }
 
 absl::StatusOr<AppendReceipt> Ledger::Impl::Append(
@@ -800,20 +846,21 @@ absl::StatusOr<merkle::Hash> Ledger::Impl::StageEntries(
         }
         index_puts.Put(storage::UniqueIndexKey(unique_key), seq_key);
       }
-      for (const std::string& lookup_key : keys.lookup_keys) {
-        index_puts.Put(storage::LookupIndexKey(lookup_key, seq), "");
-      }
       bytes.clear();
       if (!entry.SerializeToString(&bytes)) {
         return absl::InternalError(
             absl::StrCat("cannot serialize entry ", seq));
       }
       write.Put(store_->handle(Family::kEntries), seq_key, bytes);
-      range->Append(merkle::HashLeaf(bytes),
-                    [&](merkle::NodeId id, const merkle::Hash& hash) {
-                      write.Put(store_->handle(Family::kNodes),
-                                storage::NodeKey(id), merkle::HashBytes(hash));
-                    });
+      const merkle::Hash leaf = merkle::HashLeaf(bytes);
+      for (const std::string& lookup_key : keys.lookup_keys) {
+        index_puts.Put(storage::LookupIndexKey(lookup_key, seq),
+                       std::string(merkle::HashBytes(leaf)));
+      }
+      range->Append(leaf, [&](merkle::NodeId id, const merkle::Hash& hash) {
+        write.Put(store_->handle(Family::kNodes), storage::NodeKey(id),
+                  merkle::HashBytes(hash));
+      });
     }
     index_puts.AddTo(store_->handle(Family::kIndex), &write);
     if (absl::Status s = store_->WriteUnsynced(&write); !s.ok()) return s;
@@ -970,8 +1017,8 @@ absl::Status Ledger::Impl::AddToBatch(Writer* writer, Group* group) {
     }
     const std::string seq_key = storage::SeqKey(seq);
     group->batch.Put(store_->handle(Family::kEntries), seq_key, bytes);
-    group->range.Append(merkle::HashLeaf(bytes), [&](merkle::NodeId id,
-                                                     const merkle::Hash& hash) {
+    const merkle::Hash leaf = merkle::HashLeaf(bytes);
+    group->range.Append(leaf, [&](merkle::NodeId id, const merkle::Hash& hash) {
       group->batch.Put(store_->handle(Family::kNodes), storage::NodeKey(id),
                        merkle::HashBytes(hash));
     });
@@ -980,7 +1027,8 @@ absl::Status Ledger::Impl::AddToBatch(Writer* writer, Group* group) {
       group->unique_keys.insert(unique_key);
     }
     for (const std::string& lookup_key : writer->keys[i].lookup_keys) {
-      group->index_puts.Put(storage::LookupIndexKey(lookup_key, seq), "");
+      group->index_puts.Put(storage::LookupIndexKey(lookup_key, seq),
+                            std::string(merkle::HashBytes(leaf)));
     }
   }
   assert(group->range.size() == first_seq + request.entries.size());
@@ -1153,18 +1201,22 @@ absl::StatusOr<std::vector<StoredEntry>> Ledger::Impl::ReadEntriesAt(
                      options_.read_entries_max));
   }
   const uint64_t tree_size = size();
-  std::vector<std::string> entry_keys;
-  std::vector<std::string> leaf_keys;
-  entry_keys.reserve(seqs.size());
-  leaf_keys.reserve(seqs.size());
   for (const uint64_t seq : seqs) {
     if (seq >= tree_size) {
       return absl::OutOfRangeError(absl::StrCat(
           "seq ", seq, " is beyond the ledger's size ", tree_size));
     }
-    entry_keys.push_back(storage::SeqKey(seq));
-    leaf_keys.push_back(storage::NodeKey({0, seq}));
   }
+  return ReadCheckedEntries(seqs, {});
+}
+
+absl::StatusOr<std::vector<StoredEntry>> Ledger::Impl::ReadCheckedEntries(
+    absl::Span<const uint64_t> seqs,
+    absl::Span<const std::optional<merkle::Hash>> leaves) const {
+  assert(leaves.empty() || leaves.size() == seqs.size());
+  std::vector<std::string> entry_keys;
+  entry_keys.reserve(seqs.size());
+  for (const uint64_t seq : seqs) entry_keys.push_back(storage::SeqKey(seq));
   absl::StatusOr<std::vector<std::string>> bytes =
       store_->MultiGet(Family::kEntries, entry_keys);
   if (absl::IsDataLoss(bytes.status())) {
@@ -1181,13 +1233,35 @@ absl::StatusOr<std::vector<StoredEntry>> Ledger::Impl::ReadEntriesAt(
   }
   if (!bytes.ok()) return bytes.status();
   // An entry rewritten behind the ledger's back no longer matches its leaf.
-  absl::StatusOr<std::vector<std::string>> leaves =
-      store_->MultiGet(Family::kNodes, leaf_keys);
-  if (!leaves.ok()) return leaves.status();
+  // The leaves not given are read from the node family, in one batch.
+  std::vector<merkle::Hash> expected(seqs.size());
+  std::vector<size_t> unknown;
+  std::vector<std::string> leaf_keys;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    if (!leaves.empty() && leaves[i].has_value()) {
+      expected[i] = *leaves[i];
+    } else {
+      unknown.push_back(i);
+      leaf_keys.push_back(storage::NodeKey({0, seqs[i]}));
+    }
+  }
+  if (!leaf_keys.empty()) {
+    absl::StatusOr<std::vector<std::string>> stored =
+        store_->MultiGet(Family::kNodes, leaf_keys);
+    if (!stored.ok()) return stored.status();
+    for (size_t j = 0; j < unknown.size(); ++j) {
+      absl::StatusOr<merkle::Hash> leaf = merkle::HashFromBytes((*stored)[j]);
+      if (!leaf.ok()) {
+        return absl::DataLossError(absl::StrCat(
+            "the stored leaf of entry ", seqs[unknown[j]], " is malformed"));
+      }
+      expected[unknown[j]] = *leaf;
+    }
+  }
   std::vector<StoredEntry> entries;
   entries.reserve(seqs.size());
   for (size_t i = 0; i < seqs.size(); ++i) {
-    if ((*leaves)[i] != merkle::HashBytes(merkle::HashLeaf((*bytes)[i]))) {
+    if (merkle::HashLeaf((*bytes)[i]) != expected[i]) {
       return absl::DataLossError(
           absl::StrCat("entry ", seqs[i], " does not match its Merkle leaf"));
     }
@@ -1383,19 +1457,46 @@ absl::StatusOr<uint64_t> Ledger::Impl::FindUnique(
 absl::StatusOr<std::vector<uint64_t>> Ledger::Impl::FindByLookupKey(
     absl::string_view lookup_key, std::optional<uint64_t> after_seq,
     size_t max_results) const {
+  std::vector<uint64_t> seqs;
+  if (absl::Status s =
+          ScanLookupIndex(lookup_key, after_seq, max_results, &seqs, nullptr);
+      !s.ok()) {
+    return s;
+  }
+  return seqs;
+}
+
+absl::StatusOr<std::vector<StoredEntry>> Ledger::Impl::ReadByLookupKey(
+    absl::string_view lookup_key, std::optional<uint64_t> after_seq,
+    size_t max_results) const {
+  std::vector<uint64_t> seqs;
+  std::vector<std::optional<merkle::Hash>> leaves;
+  if (absl::Status s =
+          ScanLookupIndex(lookup_key, after_seq, max_results, &seqs, &leaves);
+      !s.ok()) {
+    return s;
+  }
+  return ReadCheckedEntries(seqs, leaves);
+}
+
+absl::Status Ledger::Impl::ScanLookupIndex(
+    absl::string_view lookup_key, std::optional<uint64_t> after_seq,
+    size_t max_results, std::vector<uint64_t>* seqs,
+    std::vector<std::optional<merkle::Hash>>* leaves) const {
   if (absl::Status s = ValidateQueryKey(lookup_key); !s.ok()) return s;
   if (max_results == 0 || max_results > options_.read_entries_max) {
     max_results = options_.read_entries_max;
   }
+  if (after_seq.has_value() && *after_seq == UINT64_MAX) {
+    return absl::OkStatus();
+  }
   const std::string prefix = storage::LookupIndexPrefix(lookup_key);
   const uint64_t committed = size();
-  std::vector<uint64_t> seqs;
   std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(Family::kIndex);
   const uint64_t from_seq = after_seq.has_value() ? *after_seq + 1 : 0;
-  if (after_seq.has_value() && *after_seq == UINT64_MAX) return seqs;
   for (it->Seek(storage::LookupIndexKey(lookup_key, from_seq));
        it->Valid() && it->key().starts_with(prefix) &&
-       seqs.size() < max_results;
+       seqs->size() < max_results;
        it->Next()) {
     absl::StatusOr<uint64_t> seq = storage::DecodeFixed64(
         absl::string_view(it->key().data(), it->key().size())
@@ -1403,13 +1504,17 @@ absl::StatusOr<std::vector<uint64_t>> Ledger::Impl::FindByLookupKey(
     if (!seq.ok()) return absl::DataLossError("malformed lookup index key");
     // Written with the entries, but visible a moment before the size is.
     if (*seq >= committed) break;
-    seqs.push_back(*seq);
+    seqs->push_back(*seq);
+    if (leaves != nullptr) {
+      absl::StatusOr<std::optional<merkle::Hash>> leaf =
+          storage::DecodeLookupIndexValue(
+              *seq, absl::string_view(it->value().data(), it->value().size()),
+              lookup_leaves_from_);
+      if (!leaf.ok()) return leaf.status();
+      leaves->push_back(*leaf);
+    }
   }
-  if (absl::Status s = storage::FromRocksStatus(it->status(), "index scan");
-      !s.ok()) {
-    return s;
-  }
-  return seqs;
+  return storage::FromRocksStatus(it->status(), "index scan");
 }
 
 // Ledger: the public face forwards to Impl.
@@ -1487,10 +1592,13 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(LedgerOptions options) {
     absl::StatusOr<std::optional<std::string>> version =
         (*store)->Get(Family::kMeta, storage::kMetaFormatVersion);
     if (!version.ok()) return version.status();
-    if (!version->has_value() || **version != storage::kFormatVersion) {
+    if (!version->has_value() ||
+        (**version != storage::kFormatVersion &&
+         **version != storage::kFormatVersionWithoutLookupLeaves)) {
       return absl::FailedPreconditionError(absl::StrCat(
           "unsupported ledger format version \"", version->value_or("(none)"),
-          "\"; this build reads ", storage::kFormatVersion));
+          "\"; this build reads ", storage::kFormatVersion, " and upgrades ",
+          storage::kFormatVersionWithoutLookupLeaves));
     }
     if (!stored_origin->has_value()) {
       return absl::DataLossError("the ledger has no stored origin");
@@ -1613,6 +1721,12 @@ absl::StatusOr<std::vector<uint64_t>> Ledger::FindByLookupKey(
     absl::string_view lookup_key, std::optional<uint64_t> after_seq,
     size_t max_results) const {
   return impl_->FindByLookupKey(lookup_key, after_seq, max_results);
+}
+
+absl::StatusOr<std::vector<StoredEntry>> Ledger::ReadByLookupKey(
+    absl::string_view lookup_key, std::optional<uint64_t> after_seq,
+    size_t max_results) const {
+  return impl_->ReadByLookupKey(lookup_key, after_seq, max_results);
 }
 
 }  // namespace premium

@@ -278,6 +278,12 @@ class Ledger {
   absl::StatusOr<std::vector<uint64_t>> FindByLookupKey(
       absl::string_view lookup_key, std::optional<uint64_t> after_seq,
       size_t max_results) const;
+  // The entries FindByLookupKey finds, read as ReadEntriesAt reads them but
+  // checked against the leaf hash each index record holds, which spares a
+  // read of the node family per entry (format.h).
+  absl::StatusOr<std::vector<StoredEntry>> ReadByLookupKey(
+      absl::string_view lookup_key, std::optional<uint64_t> after_seq,
+      size_t max_results) const;
 
  private:
   class Impl;

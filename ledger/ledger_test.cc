@@ -1083,6 +1083,189 @@ TEST_F(IndexedLedgerTest, FindUniqueAndFindByLookupKey) {
   EXPECT_EQ(ledger_->FindUnique("inv/5").value(), 5u);
 }
 
+TEST_F(IndexedLedgerTest, ReadByLookupKeyChecksEntriesAgainstIndexedLeaves) {
+  MustAppend(OneEntry("brand:a", "k0", "lookup:w"));  // 0
+  MustAppend(OneEntry("brand:a", "k1", "plain"));     // 1
+  MustAppend(MakeRequest("brand:a", "k2",
+                         {{"k", "lookup:w"}, {"k", "lookup:v,w"}}));  // 2, 3
+  MustAppend(OneEntry("brand:a", "k3", "lookup:w"));                  // 4
+  const std::vector<StoredEntry> all = ReadAll();
+  ASSERT_EQ(all.size(), 5u);
+  const auto seqs_read = [this](std::optional<uint64_t> after, size_t max) {
+    absl::StatusOr<std::vector<StoredEntry>> read =
+        ledger_->ReadByLookupKey("w", after, max);
+    EXPECT_THAT(read, IsOk());
+    std::vector<uint64_t> seqs;
+    for (const StoredEntry& entry : read.value_or(std::vector<StoredEntry>{})) {
+      seqs.push_back(entry.entry.seq());
+    }
+    return seqs;
+  };
+  // What FindByLookupKey finds, read as ReadEntriesAt reads it.
+  absl::StatusOr<std::vector<StoredEntry>> found =
+      ledger_->ReadByLookupKey("w", std::nullopt, 100);
+  ASSERT_THAT(found, IsOk());
+  const uint64_t holders[] = {0, 2, 3, 4};
+  ASSERT_EQ(found->size(), std::size(holders));
+  for (size_t i = 0; i < std::size(holders); ++i) {
+    EXPECT_EQ((*found)[i].entry.seq(), holders[i]);
+    EXPECT_EQ((*found)[i].bytes, all[holders[i]].bytes);
+  }
+  EXPECT_THAT(seqs_read(2, 1), ElementsAre(3));
+  EXPECT_THAT(seqs_read(std::nullopt, 2), ElementsAre(0, 2));
+  EXPECT_THAT(seqs_read(4, 100), IsEmpty());
+  EXPECT_THAT(seqs_read(UINT64_MAX, 100), IsEmpty());
+  EXPECT_THAT(ledger_->ReadByLookupKey("", std::nullopt, 10),
+              StatusIs(Code::kInvalidArgument));
+
+  ledger_.reset();
+  {
+    std::unique_ptr<RawDb> db = RawDb::Open(DataDir());
+    ASSERT_NE(db, nullptr);
+    // Each lookup record holds its entry's leaf hash.
+    for (const uint64_t seq : holders) {
+      EXPECT_EQ(
+          db->Get(RawDb::kIndex, storage::LookupIndexKey("w", seq)),
+          std::string(merkle::HashBytes(merkle::HashLeaf(all[seq].bytes))));
+    }
+    // The read compares with that record, not with the node family: a
+    // changed leaf node goes unseen here (verify finds it), but a changed
+    // entry does not.
+    db->Put(RawDb::kNodes, storage::NodeKey({0, 2}), std::string(32, 'x'));
+    wsr::premium::v1::Entry entry = all[3].entry;
+    entry.set_payload("lookup:w");
+    db->Put(RawDb::kEntries, storage::SeqKey(3), entry.SerializeAsString());
+  }
+  ReopenIndexed();
+  const uint64_t two[] = {2};
+  EXPECT_THAT(ledger_->ReadEntriesAt(two),
+              StatusIs(Code::kDataLoss,
+                       HasSubstr("entry 2 does not match its Merkle leaf")));
+  EXPECT_THAT(seqs_read(std::nullopt, 2), ElementsAre(0, 2));
+  EXPECT_THAT(ledger_->ReadByLookupKey("w", std::nullopt, 100),
+              StatusIs(Code::kDataLoss,
+                       HasSubstr("entry 3 does not match its Merkle leaf")));
+  EXPECT_THAT(VerifyLedger({DataDir(), &indexer_, false}, nullptr),
+              StatusIs(Code::kDataLoss));
+
+  // A record that holds another leaf, or no leaf, is refused.
+  const struct {
+    std::string value;
+    std::string error;
+  } cases[] = {
+      {std::string(merkle::HashBytes(merkle::HashLeaf(all[0].bytes))),
+       "entry 4 does not match its Merkle leaf"},
+      {"", "the lookup index record of entry 4 holds 0 bytes"},
+      {"12345", "the lookup index record of entry 4 holds 5 bytes"},
+  };
+  for (const auto& c : cases) {
+    ledger_.reset();
+    {
+      std::unique_ptr<RawDb> db = RawDb::Open(DataDir());
+      ASSERT_NE(db, nullptr);
+      db->Put(RawDb::kIndex, storage::LookupIndexKey("w", 4), c.value);
+    }
+    ReopenIndexed();
+    EXPECT_THAT(ledger_->ReadByLookupKey("w", 3, 100),
+                StatusIs(Code::kDataLoss, HasSubstr(c.error)));
+  }
+}
+
+TEST_F(IndexedLedgerTest, OpeningAFormatOneLedgerUpgradesIt) {
+  MustAppend(OneEntry("brand:a", "k0", "lookup:w"));  // 0
+  MustAppend(OneEntry("brand:a", "k1", "lookup:w"));  // 1
+  ledger_.reset();
+  // Format 1 as it was written: empty lookup records, no
+  // lookup_leaves_from.
+  {
+    std::unique_ptr<RawDb> db = RawDb::Open(DataDir());
+    ASSERT_NE(db, nullptr);
+    for (const std::string& key : db->Keys(RawDb::kIndex)) {
+      if (key[0] == storage::kLookupKeyTag) db->Put(RawDb::kIndex, key, "");
+    }
+    db->Put(RawDb::kMeta, storage::kMetaFormatVersion, "1");
+    db->Delete(RawDb::kMeta, storage::kMetaLookupLeavesFrom);
+  }
+  EXPECT_THAT(VerifyLedger({DataDir(), &indexer_, false}, nullptr), IsOk());
+
+  ReopenIndexed();
+  MustAppend(OneEntry("brand:a", "k2", "lookup:w"));  // 2
+  absl::StatusOr<std::vector<StoredEntry>> read =
+      ledger_->ReadByLookupKey("w", std::nullopt, 100);
+  ASSERT_THAT(read, IsOk());
+  EXPECT_EQ(read->size(), 3u);
+  const std::vector<StoredEntry> all = ReadAll();
+  ledger_.reset();
+  {
+    std::unique_ptr<RawDb> db = RawDb::Open(DataDir());
+    ASSERT_NE(db, nullptr);
+    EXPECT_EQ(db->Get(RawDb::kMeta, storage::kMetaFormatVersion), "2");
+    EXPECT_EQ(db->Get(RawDb::kMeta, storage::kMetaLookupLeavesFrom),
+              storage::EncodeFixed64(2));
+    EXPECT_EQ(db->Get(RawDb::kIndex, storage::LookupIndexKey("w", 1)), "");
+    EXPECT_EQ(db->Get(RawDb::kIndex, storage::LookupIndexKey("w", 2)),
+              std::string(merkle::HashBytes(merkle::HashLeaf(all[2].bytes))));
+  }
+  EXPECT_THAT(VerifyLedger({DataDir(), &indexer_, false}, nullptr), IsOk());
+
+  // The older records' entries are still checked, against the node family.
+  {
+    std::unique_ptr<RawDb> db = RawDb::Open(DataDir());
+    ASSERT_NE(db, nullptr);
+    wsr::premium::v1::Entry entry = all[1].entry;
+    entry.set_payload("lookup:w,x");
+    db->Put(RawDb::kEntries, storage::SeqKey(1), entry.SerializeAsString());
+  }
+  ReopenIndexed();
+  EXPECT_THAT(ledger_->ReadByLookupKey("w", std::nullopt, 100),
+              StatusIs(Code::kDataLoss,
+                       HasSubstr("entry 1 does not match its Merkle leaf")));
+  ledger_.reset();
+  {
+    std::unique_ptr<RawDb> db = RawDb::Open(DataDir());
+    ASSERT_NE(db, nullptr);
+    db->Put(RawDb::kEntries, storage::SeqKey(1), all[1].bytes);
+  }
+
+  // Other formats, and a format 2 without its lookup_leaves_from (or one
+  // beyond the tree), are refused.
+  LedgerOptions options = Options();
+  options.indexer = &indexer_;
+  options.create_if_missing = false;
+  const struct {
+    std::optional<std::string> version;
+    std::optional<std::string> leaves_from;
+    Code code;
+    std::string error;
+  } cases[] = {
+      {"3", storage::EncodeFixed64(2), Code::kFailedPrecondition,
+       "unsupported ledger format version \"3\""},
+      {std::nullopt, storage::EncodeFixed64(2), Code::kFailedPrecondition,
+       "unsupported ledger format version \"(none)\""},
+      {"2", std::nullopt, Code::kDataLoss, "no stored lookup_leaves_from"},
+      {"2", storage::EncodeFixed64(4), Code::kDataLoss,
+       "lookup_leaves_from is malformed or beyond"},
+      {"2", "x", Code::kDataLoss, "lookup_leaves_from is malformed"},
+  };
+  for (const auto& c : cases) {
+    {
+      std::unique_ptr<RawDb> db = RawDb::Open(DataDir());
+      ASSERT_NE(db, nullptr);
+      for (const auto& [key, value] :
+           {std::pair(storage::kMetaFormatVersion, c.version),
+            std::pair(storage::kMetaLookupLeavesFrom, c.leaves_from)}) {
+        if (value.has_value()) {
+          db->Put(RawDb::kMeta, key, *value);
+        } else {
+          db->Delete(RawDb::kMeta, key);
+        }
+      }
+    }
+    EXPECT_THAT(Ledger::Open(options), StatusIs(c.code, HasSubstr(c.error)))
+        << c.error;
+  }
+}
+
 TEST_F(IndexedLedgerTest, IndexerErrorRefusesTheAppendWithItsStatus) {
   MustAppend(OneEntry("brand:a", "k0", "invoice:1"));
   EXPECT_THAT(ledger_->Append(OneEntry("brand:a", "k1", "reject:now")),

@@ -121,7 +121,13 @@ class Verifier {
   absl::Status WalkEntries();
   // Adds the entry's derived keys to expected_index_ or, in the exact pass,
   // queues them and checks the queue when it is full.
-  absl::Status CheckDerivedKeys(uint64_t seq, const Entry& entry);
+  absl::Status CheckDerivedKeys(uint64_t seq, const Entry& entry,
+                                const merkle::Hash& leaf);
+  // What a lookup index record of entry `seq` holds (format.h).
+  std::string LookupIndexValue(uint64_t seq, const merkle::Hash& leaf) const {
+    return seq < lookup_leaves_from_ ? std::string()
+                                     : std::string(merkle::HashBytes(leaf));
+  }
   // Checks every queued derived key in one batched read, reporting the
   // first bad one in ledger order.
   absl::Status FlushDerivedKeys();
@@ -146,6 +152,7 @@ class Verifier {
   std::unique_ptr<CheckpointVerifier> verifier_;
   std::string origin_;
   uint64_t tree_size_ = 0;
+  uint64_t lookup_leaves_from_ = 0;
   merkle::CompactRange range_;
   int64_t last_append_time_micros_ = 0;
   // The request whose entries are being walked.
@@ -168,6 +175,7 @@ class Verifier {
     bool unique = false;
     std::string key;        // as the indexer derived it, for messages
     std::string index_key;  // where the index stores it
+    std::string value;      // what it must hold there
   };
   static constexpr size_t kDerivedKeysBatch = 16'384;
   std::vector<QueuedKey> queued_keys_;
@@ -205,7 +213,9 @@ absl::Status Verifier::ReadMeta() {
   absl::StatusOr<std::optional<std::string>> version =
       store_->Get(Family::kMeta, storage::kMetaFormatVersion);
   if (!version.ok()) return version.status();
-  if (!version->has_value() || **version != storage::kFormatVersion) {
+  if (!version->has_value() ||
+      (**version != storage::kFormatVersion &&
+       **version != storage::kFormatVersionWithoutLookupLeaves)) {
     return absl::DataLossError("missing or unknown format version");
   }
   absl::StatusOr<std::optional<std::string>> origin =
@@ -224,6 +234,18 @@ absl::Status Verifier::ReadMeta() {
   if (!tree_size.ok()) return tree_size.status();
   tree_size_ = *tree_size;
   report_->tree_size = tree_size_;
+  // Format 1 (not yet upgraded by an Open) has no leaf in any lookup
+  // record: as if they began past its last entry.
+  lookup_leaves_from_ = tree_size_;
+  if (**version == storage::kFormatVersion) {
+    absl::StatusOr<std::optional<std::string>> from =
+        store_->Get(Family::kMeta, storage::kMetaLookupLeavesFrom);
+    if (!from.ok()) return from.status();
+    absl::StatusOr<uint64_t> decoded =
+        storage::DecodeLookupLeavesFrom(*from, tree_size_);
+    if (!decoded.ok()) return decoded.status();
+    lookup_leaves_from_ = *decoded;
+  }
   absl::StatusOr<std::optional<std::string>> staged =
       store_->Get(Family::kMeta, storage::kMetaStagedFrom);
   if (!staged.ok()) return staged.status();
@@ -325,7 +347,9 @@ absl::Status Verifier::FindBadDerivedKey(uint64_t end_seq) {
         entry.seq() != seq) {
       break;  // the walk reported it
     }
-    if (absl::Status s = CheckDerivedKeys(seq, entry); !s.ok()) return s;
+    const merkle::Hash leaf = merkle::HashLeaf(
+        std::string_view(it->value().data(), it->value().size()));
+    if (absl::Status s = CheckDerivedKeys(seq, entry, leaf); !s.ok()) return s;
   }
   if (absl::Status s = FlushDerivedKeys(); !s.ok()) return s;
   derived_keys_ = derived_keys;
@@ -396,13 +420,14 @@ absl::Status Verifier::CheckEntry(uint64_t seq, absl::string_view bytes) {
   // The tree first: a changed entry fails its own leaf here, whereas the
   // request check would blame the request's first entry.
   absl::Status node_status;
-  range_.Append(merkle::HashLeaf(std::string_view(bytes.data(), bytes.size())),
-                [&](merkle::NodeId id, const merkle::Hash& hash) {
-                  if (node_status.ok()) node_status = CheckNode(id, hash);
-                });
+  const merkle::Hash leaf =
+      merkle::HashLeaf(std::string_view(bytes.data(), bytes.size()));
+  range_.Append(leaf, [&](merkle::NodeId id, const merkle::Hash& hash) {
+    if (node_status.ok()) node_status = CheckNode(id, hash);
+  });
   if (!node_status.ok()) return node_status;
   if (absl::Status s = CheckRequest(seq, entry); !s.ok()) return s;
-  if (absl::Status s = CheckDerivedKeys(seq, entry); !s.ok()) return s;
+  if (absl::Status s = CheckDerivedKeys(seq, entry, leaf); !s.ok()) return s;
   report_->entries_checked += 1;
   report_->entry_bytes += bytes.size();
   return absl::OkStatus();
@@ -550,7 +575,8 @@ absl::Status Verifier::CheckCheckpointsUpTo(uint64_t tree_size) {
   return storage::FromRocksStatus(checkpoints_->status(), "checkpoint scan");
 }
 
-absl::Status Verifier::CheckDerivedKeys(uint64_t seq, const Entry& entry) {
+absl::Status Verifier::CheckDerivedKeys(uint64_t seq, const Entry& entry,
+                                        const merkle::Hash& leaf) {
   if (options_.indexer == nullptr) return absl::OkStatus();
   DerivedKeys keys;
   if (absl::Status s = options_.indexer->Derive(entry, &keys); !s.ok()) {
@@ -563,7 +589,8 @@ absl::Status Verifier::CheckDerivedKeys(uint64_t seq, const Entry& entry) {
       expected_index_->Add(storage::UniqueIndexKey(key), seq_key);
     }
     for (const std::string& key : keys.lookup_keys) {
-      expected_index_->Add(storage::LookupIndexKey(key, seq), "");
+      expected_index_->Add(storage::LookupIndexKey(key, seq),
+                           LookupIndexValue(seq, leaf));
     }
     derived_keys_ += keys.unique_keys.size() + keys.lookup_keys.size();
     report_->derived_keys_checked = derived_keys_;
@@ -571,11 +598,13 @@ absl::Status Verifier::CheckDerivedKeys(uint64_t seq, const Entry& entry) {
   }
   for (std::string& key : keys.unique_keys) {
     std::string index_key = storage::UniqueIndexKey(key);
-    queued_keys_.push_back({seq, true, std::move(key), std::move(index_key)});
+    queued_keys_.push_back({seq, true, std::move(key), std::move(index_key),
+                            storage::SeqKey(seq)});
   }
   for (std::string& key : keys.lookup_keys) {
     std::string index_key = storage::LookupIndexKey(key, seq);
-    queued_keys_.push_back({seq, false, std::move(key), std::move(index_key)});
+    queued_keys_.push_back({seq, false, std::move(key), std::move(index_key),
+                            LookupIndexValue(seq, leaf)});
   }
   if (queued_keys_.size() < kDerivedKeysBatch) return absl::OkStatus();
   return FlushDerivedKeys();
@@ -595,19 +624,15 @@ absl::Status Verifier::FlushDerivedKeys() {
   for (size_t i = 0; i < queued_keys_.size(); ++i) {
     const QueuedKey& queued = queued_keys_[i];
     const std::optional<std::string>& value = (*values)[i];
-    if (queued.unique &&
-        (!value.has_value() || *value != storage::SeqKey(queued.seq))) {
-      return BadSeq(report_, queued.seq,
-                    absl::StrCat("unique key \"", queued.key,
-                                 "\" is missing or names another entry"));
-    }
-    // A lookup key holds nothing: a value there was written behind the
-    // ledger's back.
-    if (!queued.unique && (!value.has_value() || !value->empty())) {
-      return BadSeq(report_, queued.seq,
-                    absl::StrCat("lookup key \"", queued.key,
-                                 "\" is missing or holds a value"));
-    }
+    if (value.has_value() && *value == queued.value) continue;
+    return BadSeq(
+        report_, queued.seq,
+        queued.unique
+            ? absl::StrCat("unique key \"", queued.key,
+                           "\" is missing or names another entry")
+            : absl::StrCat("lookup key \"", queued.key,
+                           "\" is missing or does not hold the entry's leaf "
+                           "hash"));
   }
   derived_keys_ += queued_keys_.size();
   report_->derived_keys_checked = derived_keys_;

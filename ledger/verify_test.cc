@@ -597,7 +597,7 @@ TEST_F(VerifyTest, ChangedOriginOrFormatVersionIsDetected) {
   });
   EXPECT_THAT(Verify(), StatusIs(Code::kDataLoss));
   Tamper([](RawDb& db) {
-    db.Put(RawDb::kMeta, storage::kMetaFormatVersion, "2");
+    db.Put(RawDb::kMeta, storage::kMetaFormatVersion, "3");
   });
   EXPECT_THAT(Verify(), StatusIs(Code::kDataLoss));
 }
@@ -692,6 +692,9 @@ TEST_F(VerifyTest, MissingOrWrongIndexRecordIsNamedBySeq) {
       {storage::LookupIndexKey("x", 2), std::nullopt, 2},
       {storage::LookupIndexKey("z", 10), std::nullopt, 10},
       {storage::LookupIndexKey("party/brand:a", 12), std::nullopt, 12},
+      // A lookup record holds its entry's leaf hash, and no other value.
+      {storage::LookupIndexKey("x", 2), "", 2},
+      {storage::LookupIndexKey("z", 10), std::string(32, 'a'), 10},
       {storage::UniqueIndexKey("inv/5b"), std::nullopt, 9},
       {storage::UniqueIndexKey("inv/5b"), storage::SeqKey(8), 9},
       {storage::UniqueIndexKey("inv/0"), "garbage", 0},
@@ -713,6 +716,43 @@ TEST_F(VerifyTest, MissingOrWrongIndexRecordIsNamedBySeq) {
     Tamper([&](RawDb& db) { db.Put(RawDb::kIndex, c.key, original); });
     ASSERT_THAT(Verify(), IsOk());
   }
+}
+
+// A ledger upgraded from format 1 keeps the empty lookup records of its older
+// entries; lookup_leaves_from says where the leaves begin.
+TEST_F(VerifyTest, LookupLeavesFromSaysWhichRecordsHoldLeaves) {
+  Build(true);
+  constexpr uint64_t kUpgradedAt = 11;
+  Tamper([&](RawDb& db) {
+    db.Put(RawDb::kMeta, storage::kMetaLookupLeavesFrom,
+           storage::EncodeFixed64(kUpgradedAt));
+  });
+  std::optional<uint64_t> bad;
+  EXPECT_THAT(VerifyNaming(&bad),
+              StatusIs(Code::kDataLoss, HasSubstr("leaf hash")));
+  ASSERT_TRUE(bad.has_value());
+  EXPECT_LT(*bad, kUpgradedAt);
+  Tamper([&](RawDb& db) {
+    for (const std::string& key : db.Keys(RawDb::kIndex)) {
+      if (key[0] != storage::kLookupKeyTag) continue;
+      const uint64_t seq =
+          storage::DecodeFixed64(absl::string_view(key).substr(key.size() - 8))
+              .value();
+      if (seq < kUpgradedAt) db.Put(RawDb::kIndex, key, "");
+    }
+  });
+  EXPECT_THAT(Verify(), IsOk());
+
+  Tamper([&](RawDb& db) {
+    db.Put(RawDb::kMeta, storage::kMetaLookupLeavesFrom,
+           storage::EncodeFixed64(requests_.size() + 100));
+  });
+  EXPECT_THAT(Verify(), StatusIs(Code::kDataLoss, HasSubstr("beyond")));
+  Tamper([&](RawDb& db) {
+    db.Delete(RawDb::kMeta, storage::kMetaLookupLeavesFrom);
+  });
+  EXPECT_THAT(Verify(), StatusIs(Code::kDataLoss,
+                                 HasSubstr("no stored lookup_leaves_from")));
 }
 
 // The index holds as many records as the log accounts for, but one is not

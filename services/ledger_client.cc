@@ -45,6 +45,11 @@ class InProcessLedgerClient final : public LedgerClient {
       size_t max_results) override {
     return ledger_->FindByLookupKey(key, after_seq, max_results);
   }
+  absl::StatusOr<std::vector<StoredEntry>> ReadByLookupKey(
+      absl::string_view key, std::optional<uint64_t> after_seq,
+      size_t max_results) override {
+    return ledger_->ReadByLookupKey(key, after_seq, max_results);
+  }
   absl::StatusOr<SignedCheckpoint> LatestCheckpoint() override {
     return ledger_->LatestCheckpoint();
   }
@@ -243,6 +248,17 @@ class RemoteLedgerClient final : public LedgerClient {
     request.set_max_results(
         static_cast<uint32_t>(std::min<size_t>(max_results, UINT32_MAX)));
     return Find(request);
+  }
+
+  // LedgerService finds and reads in separate calls; the server checks each
+  // entry against the leaf in its node family.
+  absl::StatusOr<std::vector<StoredEntry>> ReadByLookupKey(
+      absl::string_view key, std::optional<uint64_t> after_seq,
+      size_t max_results) override {
+    absl::StatusOr<std::vector<uint64_t>> seqs =
+        FindByLookupKey(key, after_seq, max_results);
+    if (!seqs.ok()) return seqs.status();
+    return ReadEntriesAt(*seqs);
   }
 
   absl::StatusOr<SignedCheckpoint> LatestCheckpoint() override {

@@ -46,6 +46,10 @@ class LedgerClient {
   virtual absl::StatusOr<std::vector<uint64_t>> FindByLookupKey(
       absl::string_view key, std::optional<uint64_t> after_seq,
       size_t max_results) = 0;
+  // As Ledger::ReadByLookupKey: the entries FindByLookupKey finds.
+  virtual absl::StatusOr<std::vector<StoredEntry>> ReadByLookupKey(
+      absl::string_view key, std::optional<uint64_t> after_seq,
+      size_t max_results) = 0;
   virtual absl::StatusOr<SignedCheckpoint> LatestCheckpoint() = 0;
   virtual absl::StatusOr<SignedCheckpoint> CheckpointAt(uint64_t tree_size) = 0;
   virtual absl::StatusOr<std::vector<merkle::Hash>> InclusionProof(

@@ -84,12 +84,9 @@ grpc::Status WorkerServiceImpl::LookupCode(grpc::ServerContext* context,
   FillLine(line, found->seq, response->mutable_line());
   response->set_entry_bytes(found->entry.bytes);
 
-  absl::StatusOr<std::vector<uint64_t>> seqs =
-      ledger_->FindByLookupKey(WorkerKey(line.supplier_id(), line.worker_id()),
-                               std::nullopt, kWorkerLinesMax);
-  if (!seqs.ok()) return ToGrpcStatus(seqs.status());
   absl::StatusOr<std::vector<StoredEntry>> entries =
-      ledger_->ReadEntriesAt(*seqs);
+      ledger_->ReadByLookupKey(WorkerKey(line.supplier_id(), line.worker_id()),
+                               std::nullopt, kWorkerLinesMax);
   if (!entries.ok()) return ToGrpcStatus(entries.status());
   absl::btree_map<std::string, int64_t> totals_micros;
   for (const StoredEntry& entry : *entries) {

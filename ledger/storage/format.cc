@@ -126,6 +126,33 @@ std::string LookupIndexKey(absl::string_view lookup_key, uint64_t seq) {
   return key;
 }
 
+absl::StatusOr<uint64_t> DecodeLookupLeavesFrom(
+    const std::optional<std::string>& stored, uint64_t tree_size) {
+  if (!stored.has_value()) {
+    return absl::DataLossError("the ledger has no stored lookup_leaves_from");
+  }
+  absl::StatusOr<uint64_t> from = DecodeFixed64(*stored);
+  if (!from.ok() || *from > tree_size) {
+    return absl::DataLossError(absl::StrCat(
+        "the stored lookup_leaves_from is malformed or beyond the tree size ",
+        tree_size));
+  }
+  return *from;
+}
+
+absl::StatusOr<std::optional<merkle::Hash>> DecodeLookupIndexValue(
+    uint64_t seq, absl::string_view value, uint64_t leaves_from) {
+  if (value.empty() && seq < leaves_from) return std::nullopt;
+  absl::StatusOr<merkle::Hash> leaf =
+      merkle::HashFromBytes(std::string_view(value.data(), value.size()));
+  if (!leaf.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("the lookup index record of entry ", seq, " holds ",
+                     value.size(), " bytes, not its 32-byte leaf hash"));
+  }
+  return *leaf;
+}
+
 std::string EncodeIdempotencyRecord(const IdempotencyRecord& record) {
   std::string out;
   out.reserve(kIdempotencyRecordBytes);

@@ -9,6 +9,9 @@
 //                    "format_version" -> decimal text, kFormatVersion
 //                    "origin"         -> the checkpoint origin, set once
 //                    "tree_size"      -> fixed64 committed tree size N
+//                    "lookup_leaves_from" -> fixed64 seq S: lookup index
+//                                        records of entries from S on hold
+//                                        their entry's leaf hash (below)
 //                  Entries with seq >= N must not exist: N is written in the
 //                  same WriteBatch as the entries it covers.
 //   "entries"      fixed64 seq -> the serialized wsr.premium.v1.Entry, exactly
@@ -32,7 +35,18 @@
 //   "index"        derived keys, written in the batch of the entry that
 //                  derives them:
 //                    'u' || unique key -> fixed64 seq
-//                    'l' || lookup key || 0x00 || fixed64 seq -> empty
+//                    'l' || lookup key || 0x00 || fixed64 seq -> the
+//                         32-byte leaf hash of entry seq, so that reading a
+//                         worker's entries checks each against its leaf
+//                         without reading the node family (its 32 KiB
+//                         blocks were half a lookup's cost); empty for
+//                         entries before "lookup_leaves_from", written by
+//                         format 1.
+//
+// Format 1 had no "lookup_leaves_from" and empty lookup records. Opening it
+// for writing upgrades it in place to format 2 with "lookup_leaves_from" at
+// its tree size: older records keep their empty values and are checked
+// against the node family.
 #ifndef PREMIUM_LEDGER_STORAGE_FORMAT_H_
 #define PREMIUM_LEDGER_STORAGE_FORMAT_H_
 
@@ -48,7 +62,9 @@
 
 namespace premium::storage {
 
-inline constexpr char kFormatVersion[] = "1";
+inline constexpr char kFormatVersion[] = "2";
+// The one older format this build reads: Ledger::Open upgrades it.
+inline constexpr char kFormatVersionWithoutLookupLeaves[] = "1";
 
 // The RocksDB database lives in this directory of the ledger's data
 // directory, beside the signing key files.
@@ -63,6 +79,7 @@ inline constexpr char kIndexFamily[] = "index";
 inline constexpr char kMetaFormatVersion[] = "format_version";
 inline constexpr char kMetaOrigin[] = "origin";
 inline constexpr char kMetaTreeSize[] = "tree_size";
+inline constexpr char kMetaLookupLeavesFrom[] = "lookup_leaves_from";
 // Present while a streamed append writes beyond the committed tree: the
 // tree size it started from (fixed64). Entries, nodes and derived keys past
 // that size are then staged, not corrupt, and Open removes them.
@@ -96,6 +113,10 @@ absl::StatusOr<uint64_t> DecodeFixed64(absl::string_view bytes);
 // A stored tree size (kMetaTreeSize): DecodeFixed64, and DataLoss beyond
 // merkle::kMaxTreeSize, which no ledger reaches but a damaged value can.
 absl::StatusOr<uint64_t> DecodeTreeSize(absl::string_view bytes);
+// The stored kMetaLookupLeavesFrom of a format-2 ledger of `tree_size`
+// entries: DataLoss if it is missing, malformed or beyond the tree.
+absl::StatusOr<uint64_t> DecodeLookupLeavesFrom(
+    const std::optional<std::string>& stored, uint64_t tree_size);
 
 std::string SeqKey(uint64_t seq);
 std::string NodeKey(const merkle::NodeId& id);
@@ -106,6 +127,11 @@ std::string IdempotencyKey(absl::string_view actor,
 std::string UniqueIndexKey(absl::string_view unique_key);
 std::string LookupIndexPrefix(absl::string_view lookup_key);
 std::string LookupIndexKey(absl::string_view lookup_key, uint64_t seq);
+// The leaf hash a lookup index record of entry `seq` holds: nullopt for an
+// empty record before `leaves_from` (format 1); DataLoss for an empty one
+// from it on, or a value of another size.
+absl::StatusOr<std::optional<merkle::Hash>> DecodeLookupIndexValue(
+    uint64_t seq, absl::string_view value, uint64_t leaves_from);
 
 struct IdempotencyRecord {
   merkle::Hash fingerprint{};
