@@ -40,9 +40,12 @@ namespace {
 
 namespace pb = wsr::premium::v1;
 using ::premium::testing::IsOk;
+using ::premium::testing::IsOkAndHolds;
 using ::premium::testing::MakeRequest;
+using ::premium::testing::OneEntry;
 using ::premium::testing::StatusIs;
 using ::premium::testing::TempDir;
+using ::premium::testing::TestIndexer;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
@@ -1104,6 +1107,49 @@ TEST_F(LedgerServiceTest, LedgerClientLogScansInBatchesThroughEitherClient) {
   EXPECT_THAT(
       log.Scan(0, 25, [](const pb::Entry&) { return absl::OkStatus(); }),
       StatusIs(absl::StatusCode::kDeadlineExceeded));
+}
+
+// A lookup key's entries read alike through either client: the remote one
+// finds them, then reads them (the server checks each against its leaf).
+TEST_F(LedgerServiceTest, ReadByLookupKeyThroughEitherClient) {
+  TestIndexer indexer;
+  LedgerOptions options;
+  options.data_dir = dir_.Sub("indexed");
+  options.create_if_missing = true;
+  options.origin = kOrigin;
+  options.indexer = &indexer;
+  absl::StatusOr<std::unique_ptr<Ledger>> ledger = Ledger::Open(options);
+  ASSERT_THAT(ledger, IsOk());
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_THAT((*ledger)->Append(OneEntry("svc:test", absl::StrCat("k", i),
+                                           i % 2 == 0 ? "lookup:w" : "plain")),
+                IsOk());
+  }
+  const uint64_t holders[] = {0, 2, 4};
+  absl::StatusOr<std::vector<StoredEntry>> want =
+      (*ledger)->ReadEntriesAt(holders);
+  ASSERT_THAT(want, IsOk());
+  TestServer server(ledger->get(), token_hash_, LedgerServiceOptions());
+  std::unique_ptr<LedgerClient> in_process =
+      NewInProcessLedgerClient(ledger->get());
+  std::unique_ptr<LedgerClient> remote =
+      NewRemoteLedgerClient(server.channel(), token_, absl::Seconds(30));
+  for (LedgerClient* client : {in_process.get(), remote.get()}) {
+    absl::StatusOr<std::vector<StoredEntry>> read =
+        client->ReadByLookupKey("w", std::nullopt, 10);
+    ASSERT_THAT(read, IsOk());
+    ASSERT_THAT(*read, SizeIs(3));
+    for (size_t i = 0; i < 3; ++i) {
+      EXPECT_EQ((*read)[i].entry.seq(), holders[i]);
+      EXPECT_EQ((*read)[i].bytes, (*want)[i].bytes);
+    }
+    read = client->ReadByLookupKey("w", 0, 1);
+    ASSERT_THAT(read, IsOk());
+    ASSERT_THAT(*read, SizeIs(1));
+    EXPECT_EQ(read->front().entry.seq(), 2u);
+    EXPECT_THAT(client->ReadByLookupKey("nobody", std::nullopt, 10),
+                IsOkAndHolds(SizeIs(0)));
+  }
 }
 
 // A remote ledger caps each response (entries and bytes), so batches come
