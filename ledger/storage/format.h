@@ -38,8 +38,8 @@
 //                    'l' || lookup key || 0x00 || fixed64 seq -> the
 //                         32-byte leaf hash of entry seq, so that reading a
 //                         worker's entries checks each against its leaf
-//                         without reading the node family (its 32 KiB
-//                         blocks were half a lookup's cost); empty for
+//                         without reading a 32 KiB node block per entry
+//                         (README, Lookups); empty for
 //                         entries before "lookup_leaves_from", written by
 //                         format 1.
 //
