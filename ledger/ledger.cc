@@ -1491,8 +1491,11 @@ absl::Status Ledger::Impl::ScanLookupIndex(
     return absl::OkStatus();
   }
   const std::string prefix = storage::LookupIndexPrefix(lookup_key);
+  const std::string end = storage::LookupIndexEnd(lookup_key);
+  const rocksdb::Slice upper_bound(end);
   const uint64_t committed = size();
-  std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(Family::kIndex);
+  std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(
+      Family::kIndex, storage::Store::Reads::kFew, &upper_bound);
   const uint64_t from_seq = after_seq.has_value() ? *after_seq + 1 : 0;
   for (it->Seek(storage::LookupIndexKey(lookup_key, from_seq));
        it->Valid() && it->key().starts_with(prefix) &&

@@ -1046,6 +1046,7 @@ TEST_F(IndexedLedgerTest, FindUniqueAndFindByLookupKey) {
   MustAppend(OneEntry("brand:a", "k4", "invoice:5"));                 // 5
   MustAppend(OneEntry("brand:b", "k5", "lookup:pq"));                 // 6
   MustAppend(OneEntry("brand:b", "k6", "plain"));                     // 7
+  MustAppend(OneEntry("brand:b", "k7", "lookup:p\x01"));              // 8
   for (int i = 1; i <= 5; ++i) {
     EXPECT_EQ(ledger_->FindUnique(absl::StrCat("inv/", i)).value(),
               std::vector<uint64_t>({0, 1, 2, 3, 5})[i - 1]);
@@ -1075,6 +1076,8 @@ TEST_F(IndexedLedgerTest, FindUniqueAndFindByLookupKey) {
   // A key that is a prefix of another does not see the other's entries.
   EXPECT_THAT(find("p", std::nullopt, 100), ElementsAre(4));
   EXPECT_THAT(find("pq", std::nullopt, 100), ElementsAre(4, 6));
+  // The scan of "p" ends at "p\x01", the least key past its records.
+  EXPECT_THAT(find("p\x01", std::nullopt, 100), ElementsAre(8));
   EXPECT_THAT(find("party/brand", std::nullopt, 100), IsEmpty());
   EXPECT_THAT(find("nobody", std::nullopt, 100), IsEmpty());
   ReopenIndexed();

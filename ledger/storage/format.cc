@@ -120,6 +120,13 @@ std::string LookupIndexPrefix(absl::string_view lookup_key) {
                       absl::string_view("\0", 1));
 }
 
+std::string LookupIndexEnd(absl::string_view lookup_key) {
+  // Lookup keys hold no zero byte (ValidateQueryKey), so no other key's
+  // records fall between the prefix's "\0" and this "\1".
+  return absl::StrCat(absl::string_view(&kLookupKeyTag, 1), lookup_key,
+                      absl::string_view("\1", 1));
+}
+
 std::string LookupIndexKey(absl::string_view lookup_key, uint64_t seq) {
   std::string key = LookupIndexPrefix(lookup_key);
   AppendFixed64(&key, seq);

@@ -126,6 +126,8 @@ std::string IdempotencyKey(absl::string_view actor,
                            absl::string_view idempotency_key);
 std::string UniqueIndexKey(absl::string_view unique_key);
 std::string LookupIndexPrefix(absl::string_view lookup_key);
+// The least key after every record of `lookup_key` (an iterator's bound).
+std::string LookupIndexEnd(absl::string_view lookup_key);
 std::string LookupIndexKey(absl::string_view lookup_key, uint64_t seq);
 // The leaf hash a lookup index record of entry `seq` holds: nullopt for an
 // empty record before `leaves_from` (format 1); DataLoss for an empty one

@@ -287,9 +287,10 @@ uint64_t Store::TableReadersBytes() const {
   return total_bytes;
 }
 
-std::unique_ptr<rocksdb::Iterator> Store::NewIterator(Family family,
-                                                      Reads reads) const {
+std::unique_ptr<rocksdb::Iterator> Store::NewIterator(
+    Family family, Reads reads, const rocksdb::Slice* upper_bound) const {
   rocksdb::ReadOptions options;
+  options.iterate_upper_bound = upper_bound;
   options.fill_cache = reads == Reads::kFew;
   if (reads == Reads::kWhole) options.readahead_size = kScanReadaheadBytes;
   return std::unique_ptr<rocksdb::Iterator>(

@@ -86,8 +86,15 @@ class Store {
     // MiB at a time.
     kWhole,
   };
+  // With `upper_bound`, the iterator ends before the first key at or past
+  // it. A scan whose range ends inside a block then does not read the next
+  // block to see the key past it, as its last step otherwise does in each
+  // level it spans; a bound that is itself a stored key saves nothing (the
+  // block it begins must be read to know). The bound must outlive the
+  // iterator.
   std::unique_ptr<rocksdb::Iterator> NewIterator(
-      Family family, Reads reads = Reads::kFew) const;
+      Family family, Reads reads = Reads::kFew,
+      const rocksdb::Slice* upper_bound = nullptr) const;
 
   // Applies `batch` atomically and syncs the WAL before returning.
   // FailedPrecondition in read-only mode.
