@@ -54,16 +54,23 @@ std::string AllocationName(pb::Allocation allocation) {
 }
 
 template <typename Message>
+absl::StatusOr<Message> ParseRecord(const StoredEntry& entry,
+                                    absl::string_view kind) {
+  Message message;
+  if (entry.entry.kind() != kind ||
+      !message.ParseFromString(entry.entry.payload())) {
+    return absl::DataLossError(
+        absl::StrCat("entry ", entry.entry.seq(), " is not a ", kind));
+  }
+  return message;
+}
+
+template <typename Message>
 absl::StatusOr<Message> ReadRecord(LedgerClient& ledger, uint64_t seq,
                                    absl::string_view kind) {
   absl::StatusOr<StoredEntry> entry = ReadOneEntry(ledger, seq);
   if (!entry.ok()) return entry.status();
-  Message message;
-  if (entry->entry.kind() != kind ||
-      !message.ParseFromString(entry->entry.payload())) {
-    return absl::DataLossError(absl::StrCat("entry ", seq, " is not a ", kind));
-  }
-  return message;
+  return ParseRecord<Message>(*entry, kind);
 }
 
 }  // namespace
@@ -152,21 +159,20 @@ pb::ProgramVersionSpec SpecFromProgramVersion(
 absl::StatusOr<StandingHistory> LoadStanding(LedgerClient& ledger,
                                              absl::string_view program_id,
                                              absl::string_view supplier_id) {
-  absl::StatusOr<std::vector<uint64_t>> seqs = ledger.FindByLookupKey(
+  absl::StatusOr<std::vector<StoredEntry>> entries = ledger.ReadByLookupKey(
       StandingKey(program_id, supplier_id), std::nullopt, kStandingRecordsMax);
-  if (!seqs.ok()) return seqs.status();
+  if (!entries.ok()) return entries.status();
   StandingHistory history;
-  for (const uint64_t seq : *seqs) {
-    absl::StatusOr<StoredEntry> entry = ReadOneEntry(ledger, seq);
-    if (!entry.ok()) return entry.status();
+  for (const StoredEntry& entry : *entries) {
+    const uint64_t seq = entry.entry.seq();
     absl::Status added;
-    if (entry->entry.kind() == kSuspensionKind) {
+    if (entry.entry.kind() == kSuspensionKind) {
       pb::Suspension suspension;
-      suspension.ParseFromString(entry->entry.payload());
+      suspension.ParseFromString(entry.entry.payload());
       added = history.AddSuspension(seq, suspension);
-    } else if (entry->entry.kind() == kReinstatementKind) {
+    } else if (entry.entry.kind() == kReinstatementKind) {
       pb::Reinstatement reinstatement;
-      reinstatement.ParseFromString(entry->entry.payload());
+      reinstatement.ParseFromString(entry.entry.payload());
       added = history.AddReinstatement(seq, reinstatement);
     }
     if (!added.ok()) {
@@ -179,16 +185,17 @@ absl::StatusOr<StandingHistory> LoadStanding(LedgerClient& ledger,
 
 absl::StatusOr<ProgramHistory> LoadProgramHistory(
     LedgerClient& ledger, absl::string_view program_id) {
-  absl::StatusOr<std::vector<uint64_t>> seqs = ledger.FindByLookupKey(
+  absl::StatusOr<std::vector<StoredEntry>> entries = ledger.ReadByLookupKey(
       ProgramKey(program_id), std::nullopt, kProgramVersionsMax);
-  if (!seqs.ok()) return seqs.status();
-  if (seqs->empty()) {
+  if (!entries.ok()) return entries.status();
+  if (entries->empty()) {
     return absl::NotFoundError(absl::StrCat("no program \"", program_id, "\""));
   }
   ProgramHistory history;
-  for (const uint64_t seq : *seqs) {
+  for (const StoredEntry& entry : *entries) {
+    const uint64_t seq = entry.entry.seq();
     absl::StatusOr<pb::ProgramVersion> version =
-        ReadRecord<pb::ProgramVersion>(ledger, seq, kProgramVersionKind);
+        ParseRecord<pb::ProgramVersion>(entry, kProgramVersionKind);
     if (!version.ok()) return version.status();
     absl::StatusOr<absl::CivilDay> day =
         ParseDate("effective_date", version->effective_date());
@@ -324,13 +331,14 @@ grpc::Status AdminServiceImpl::ListPrograms(
   if (!after.ok()) return ToGrpcStatus(after.status());
   // The "programs" key lists every version; a program is listed at its
   // first version, so each appears on exactly one page.
-  absl::StatusOr<std::vector<uint64_t>> seqs = ledger_->FindByLookupKey(
+  absl::StatusOr<std::vector<StoredEntry>> entries = ledger_->ReadByLookupKey(
       ProgramsKey(), *after, static_cast<size_t>(*page_size) * 4);
-  if (!seqs.ok()) return ToGrpcStatus(seqs.status());
-  for (const uint64_t seq : *seqs) {
+  if (!entries.ok()) return ToGrpcStatus(entries.status());
+  for (const StoredEntry& entry : *entries) {
     if (response->programs_size() >= *page_size) break;
+    const uint64_t seq = entry.entry.seq();
     absl::StatusOr<pb::ProgramVersion> version =
-        ReadRecord<pb::ProgramVersion>(*ledger_, seq, kProgramVersionKind);
+        ParseRecord<pb::ProgramVersion>(entry, kProgramVersionKind);
     if (!version.ok()) return ToGrpcStatus(version.status());
     response->set_next_page_token(absl::StrCat(seq));
     pb::Program program;
@@ -341,7 +349,7 @@ grpc::Status AdminServiceImpl::ListPrograms(
     if (program.versions(0).seq() != seq) continue;
     *response->add_programs() = std::move(program);
   }
-  if (seqs->size() < static_cast<size_t>(*page_size) * 4 &&
+  if (entries->size() < static_cast<size_t>(*page_size) * 4 &&
       response->programs_size() < *page_size) {
     response->clear_next_page_token();
   }
@@ -384,21 +392,19 @@ grpc::Status AdminServiceImpl::ChangePartyToken(
   absl::MutexLock lock(&token_mu_);
   // The party's tokens: the registration's and every one issued since.
   std::vector<std::string> tokens = {registration->token_sha256()};
-  absl::StatusOr<std::vector<uint64_t>> changes = ledger_->FindByLookupKey(
+  absl::StatusOr<std::vector<StoredEntry>> changes = ledger_->ReadByLookupKey(
       PartyTokensKey(request->party_id()), std::nullopt, 0);
   if (!changes.ok()) return ToGrpcStatus(changes.status());
   std::optional<pb::TokenChange> retried;
-  for (const uint64_t seq : *changes) {
-    absl::StatusOr<StoredEntry> entry = ReadOneEntry(*ledger_, seq);
-    if (!entry.ok()) return ToGrpcStatus(entry.status());
+  for (const StoredEntry& entry : *changes) {
     pb::TokenChange change;
-    if (!change.ParseFromString(entry->entry.payload())) {
-      return ToGrpcStatus(
-          absl::DataLossError(absl::StrCat("entry ", seq, " does not parse")));
+    if (!change.ParseFromString(entry.entry.payload())) {
+      return ToGrpcStatus(absl::DataLossError(
+          absl::StrCat("entry ", entry.entry.seq(), " does not parse")));
     }
     // A retry finds its own change: send that again, the ledger replays it.
-    if (entry->entry.actor() == admin->actor() &&
-        entry->entry.idempotency_key() == request->request_id()) {
+    if (entry.entry.actor() == admin->actor() &&
+        entry.entry.idempotency_key() == request->request_id()) {
       retried = change;
     }
     if (!change.token_sha256().empty()) tokens.push_back(change.token_sha256());
@@ -521,13 +527,13 @@ grpc::Status AdminServiceImpl::ListParties(
   absl::StatusOr<std::optional<uint64_t>> after =
       ParsePageToken(request->page_token());
   if (!after.ok()) return ToGrpcStatus(after.status());
-  absl::StatusOr<std::vector<uint64_t>> seqs = ledger_->FindByLookupKey(
+  absl::StatusOr<std::vector<StoredEntry>> entries = ledger_->ReadByLookupKey(
       PartiesKey(), *after, static_cast<size_t>(*page_size));
-  if (!seqs.ok()) return ToGrpcStatus(seqs.status());
-  for (const uint64_t seq : *seqs) {
+  if (!entries.ok()) return ToGrpcStatus(entries.status());
+  for (const StoredEntry& entry : *entries) {
+    const uint64_t seq = entry.entry.seq();
     absl::StatusOr<pb::PartyRegistration> registration =
-        ReadRecord<pb::PartyRegistration>(*ledger_, seq,
-                                          kPartyRegistrationKind);
+        ParseRecord<pb::PartyRegistration>(entry, kPartyRegistrationKind);
     if (!registration.ok()) return ToGrpcStatus(registration.status());
     if (request->role() == pb::ROLE_UNSPECIFIED ||
         registration->role() == request->role()) {
@@ -538,8 +544,8 @@ grpc::Status AdminServiceImpl::ListParties(
       party->set_seq(seq);
     }
   }
-  if (seqs->size() == static_cast<size_t>(*page_size)) {
-    response->set_next_page_token(absl::StrCat(seqs->back()));
+  if (entries->size() == static_cast<size_t>(*page_size)) {
+    response->set_next_page_token(absl::StrCat(entries->back().entry.seq()));
   }
   return grpc::Status::OK;
 }

@@ -13,6 +13,9 @@ namespace {
 // Entries looked at per record wanted, at most: a page of one kind under a
 // key shared with other kinds may be sparse, but a call stays bounded.
 constexpr size_t kScanPerRecord = 8;
+// Entries read per call at least, so that a sparse page's last few records
+// do not cost a call each.
+constexpr size_t kReadBatchMin = 16;
 
 }  // namespace
 
@@ -43,16 +46,18 @@ absl::StatusOr<std::string> WalkPage(LedgerClient& ledger,
   int taken = 0;
   std::optional<uint64_t> last = after;
   while (taken < page_size && scanned < scan_max) {
-    absl::StatusOr<std::vector<uint64_t>> seqs =
-        ledger.FindByLookupKey(lookup_key, last, scan_max - scanned);
-    if (!seqs.ok()) return seqs.status();
-    if (seqs->empty()) return std::string();
-    for (const uint64_t seq : *seqs) {
-      absl::StatusOr<StoredEntry> entry = ReadOneEntry(ledger, seq);
-      if (!entry.ok()) return entry.status();
-      absl::StatusOr<bool> added = take(*entry);
+    // A read asks for what the page still needs, so that little is read in
+    // vain when every record is taken.
+    const size_t wanted =
+        std::max(static_cast<size_t>(page_size - taken), kReadBatchMin);
+    absl::StatusOr<std::vector<StoredEntry>> entries = ledger.ReadByLookupKey(
+        lookup_key, last, std::min(wanted, scan_max - scanned));
+    if (!entries.ok()) return entries.status();
+    if (entries->empty()) return std::string();
+    for (const StoredEntry& entry : *entries) {
+      absl::StatusOr<bool> added = take(entry);
       if (!added.ok()) return added.status();
-      last = seq;
+      last = entry.entry.seq();
       ++scanned;
       if (*added && ++taken == page_size) break;
     }
