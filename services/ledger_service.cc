@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "services/credentials.h"
 #include "services/grpc_status.h"
 #include "services/spool.h"
@@ -211,9 +212,15 @@ absl::StatusOr<uint64_t> LedgerServiceImpl::FillEntries(
   absl::StatusOr<std::vector<StoredEntry>> entries =
       ledger_->ReadEntries(begin_seq, end_seq, max_entries);
   if (!entries.ok()) return entries.status();
+  return begin_seq + AddWithinLimits(*entries, out);
+}
+
+size_t LedgerServiceImpl::AddWithinLimits(
+    std::vector<StoredEntry>& entries,
+    google::protobuf::RepeatedPtrField<pb::StoredEntry>* out) const {
   size_t bytes = 0;
-  uint64_t next_seq = begin_seq;
-  for (StoredEntry& entry : *entries) {
+  size_t added = 0;
+  for (StoredEntry& entry : entries) {
     if (bytes > 0 &&
         bytes + entry.bytes.size() > options_.bytes_per_response_max) {
       break;
@@ -222,15 +229,30 @@ absl::StatusOr<uint64_t> LedgerServiceImpl::FillEntries(
     pb::StoredEntry* stored = out->Add();
     *stored->mutable_entry() = std::move(entry.entry);
     stored->set_entry_bytes(std::move(entry.bytes));
-    ++next_seq;
+    ++added;
   }
-  return next_seq;
+  return added;
 }
 
 grpc::Status LedgerServiceImpl::ReadEntries(
     grpc::ServerContext* context, const pb::ReadEntriesRequest* request,
     pb::ReadEntriesResponse* response) {
   if (absl::Status s = Authorize(*context); !s.ok()) return ToGrpcStatus(s);
+  if (!request->seqs().empty()) {
+    if (request->begin_seq() != 0 || request->end_seq() != 0 ||
+        request->max_entries() != 0) {
+      return ToGrpcStatus(absl::InvalidArgumentError(
+          "seqs: give either seqs or begin_seq and end_seq, not both"));
+    }
+    const size_t count = std::min<size_t>(request->seqs().size(),
+                                          options_.entries_per_response_max);
+    absl::StatusOr<std::vector<StoredEntry>> entries = ledger_->ReadEntriesAt(
+        absl::MakeConstSpan(request->seqs().data(), count));
+    if (!entries.ok()) return ToGrpcStatus(entries.status());
+    AddWithinLimits(*entries, response->mutable_entries());
+    response->set_tree_size(ledger_->size());
+    return grpc::Status::OK;
+  }
   if (request->begin_seq() > request->end_seq()) {
     return ToGrpcStatus(absl::InvalidArgumentError(
         absl::StrCat("begin_seq ", request->begin_seq(), " is after end_seq ",

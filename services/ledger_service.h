@@ -84,6 +84,12 @@ class LedgerServiceImpl final
       uint64_t begin_seq, uint64_t end_seq, uint32_t max_entries,
       google::protobuf::RepeatedPtrField<wsr::premium::v1::StoredEntry>* out)
       const;
+  // Moves the first of `entries` to `out` within bytes_per_response_max (the
+  // first always goes); returns how many.
+  size_t AddWithinLimits(
+      std::vector<StoredEntry>& entries,
+      google::protobuf::RepeatedPtrField<wsr::premium::v1::StoredEntry>* out)
+      const;
 
   Ledger* const ledger_;
   const merkle::Hash service_token_hash_;

@@ -684,6 +684,83 @@ TEST_F(LedgerServiceTest, ResponseLimitsSplitBigReads) {
   }
 }
 
+// Entries read by seq (a lookup key's, scattered over the log) come in the
+// order asked, within the same response limits as a range; the remote client
+// asks again for the rest.
+TEST_F(LedgerServiceTest, ReadEntriesBySeqsWithinTheResponseLimits) {
+  LedgerServiceOptions options;
+  options.entries_per_response_max = 4;
+  options.bytes_per_response_max = 3000;
+  options.tail_poll_interval = kTailPollInterval;
+  TestServer small(ledger_.get(), token_hash_, options);
+  AppendBigEntries(10);  // seqs 0-9, 1,000 bytes each
+  AppendMany("small", 6);
+  const uint64_t size = ledger_->size();
+  ASSERT_EQ(size, 16u);
+
+  const auto read = [this, &small](std::initializer_list<uint64_t> seqs,
+                                   pb::ReadEntriesResponse* response) {
+    pb::ReadEntriesRequest request;
+    request.mutable_seqs()->Add(seqs.begin(), seqs.end());
+    response->Clear();
+    return small.stub().ReadEntries(NewContext(Bearer()).get(), request,
+                                    response);
+  };
+  const auto seqs_of = [](const pb::ReadEntriesResponse& response) {
+    std::vector<uint64_t> seqs;
+    for (const pb::StoredEntry& entry : response.entries()) {
+      seqs.push_back(entry.entry().seq());
+    }
+    return seqs;
+  };
+  // Count-limited: the first 4, in the order asked, a seq asked twice
+  // sent twice.
+  pb::ReadEntriesResponse response;
+  ASSERT_TRUE(read({12, 3, 12, 14, 11, 10}, &response).ok());
+  EXPECT_EQ(seqs_of(response), std::vector<uint64_t>({12, 3, 12, 14}));
+  EXPECT_EQ(response.tree_size(), size);
+  // Byte-limited: two entries of 1,000 bytes, not three.
+  ASSERT_TRUE(read({0, 1, 2, 3}, &response).ok());
+  EXPECT_EQ(seqs_of(response), std::vector<uint64_t>({0, 1}));
+  // The entries are the ledger's, bytes and all.
+  const uint64_t asked[] = {0, 1};
+  absl::StatusOr<std::vector<StoredEntry>> want = ledger_->ReadEntriesAt(asked);
+  ASSERT_THAT(want, IsOk());
+  EXPECT_EQ(response.entries(1).entry_bytes(), (*want)[1].bytes);
+
+  // Bad requests are refused whole.
+  grpc::Status status = read({3, 16}, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_THAT(status.error_message(), HasSubstr("16"));
+  pb::ReadEntriesRequest both;
+  both.add_seqs(3);
+  both.set_end_seq(5);
+  status =
+      small.stub().ReadEntries(NewContext(Bearer()).get(), both, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("seqs"));
+
+  // The remote client reads any number, however the server cuts them.
+  std::unique_ptr<LedgerClient> remote =
+      NewRemoteLedgerClient(small.channel(), token_, absl::Seconds(30));
+  const std::vector<uint64_t> scattered = {15, 0, 7, 7, 11, 2, 9, 1, 13};
+  absl::StatusOr<std::vector<StoredEntry>> entries =
+      remote->ReadEntriesAt(scattered);
+  ASSERT_THAT(entries, IsOk());
+  ASSERT_THAT(*entries, SizeIs(scattered.size()));
+  absl::StatusOr<std::vector<StoredEntry>> local =
+      ledger_->ReadEntriesAt(scattered);
+  ASSERT_THAT(local, IsOk());
+  for (size_t i = 0; i < scattered.size(); ++i) {
+    EXPECT_EQ((*entries)[i].entry.seq(), scattered[i]);
+    EXPECT_EQ((*entries)[i].bytes, (*local)[i].bytes);
+  }
+  EXPECT_THAT(remote->ReadEntriesAt({}), IsOkAndHolds(SizeIs(0)));
+  const uint64_t beyond[] = {3, 16};
+  EXPECT_THAT(remote->ReadEntriesAt(beyond),
+              StatusIs(absl::StatusCode::kOutOfRange));
+}
+
 TEST_F(LedgerServiceTest, GetCheckpointBySize) {
   ASSERT_TRUE(Append(MakeAppend("svc:test", "two", {"a", "b"})).ok());
   ASSERT_TRUE(Append(MakeAppend("svc:test", "three", {"c", "d", "e"})).ok());
