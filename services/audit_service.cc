@@ -408,15 +408,19 @@ absl::Status AuditServiceImpl::ChangeStanding(
       LoadStanding(*ledger_, program_id, supplier_id);
   if (!history.ok()) return history.status();
   // A retry finds its own record already applied: let the ledger replay it.
-  bool retry = false;
+  std::vector<uint64_t> applied_seqs;
   for (const SuspensionPeriod& period : history->periods()) {
     for (const uint64_t seq :
          {period.suspension_seq, period.reinstatement_seq}) {
-      if (seq == 0) continue;
-      absl::StatusOr<StoredEntry> entry = ReadOneEntry(*ledger_, seq);
-      if (!entry.ok()) return entry.status();
-      retry |= AppendedBy(*entry, auditor, request_id);
+      if (seq != 0) applied_seqs.push_back(seq);
     }
+  }
+  absl::StatusOr<std::vector<StoredEntry>> applied =
+      ledger_->ReadEntriesAt(applied_seqs);
+  if (!applied.ok()) return applied.status();
+  bool retry = false;
+  for (const StoredEntry& entry : *applied) {
+    retry |= AppendedBy(entry, auditor, request_id);
   }
   if (!retry) {
     StandingHistory changed = *history;
